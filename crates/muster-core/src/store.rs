@@ -1,0 +1,144 @@
+//! The storage traits. Both backends (embedded SQLite, PostgreSQL) implement them and pass one
+//! contract suite; handlers and the engine only ever see `Arc<dyn Store>`.
+
+use async_trait::async_trait;
+
+use crate::access::{ApiToken, AuditEntry, NewApiToken, NewAuditEntry, NewUser, User};
+use crate::alert::{Alert, AlertComment};
+use crate::entity::EntityKind;
+use crate::history::{HistoryEntry, HistoryFilter, NewHistoryEntry};
+use crate::ids::IncidentId;
+use crate::incident::Incident;
+use crate::time::Timestamp;
+
+/// What can go wrong in storage, in terms the layers above can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken (e.g. a login that exists already).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The record changed since the caller read it.
+    #[error("incident {id} changed meanwhile (now version {current})")]
+    VersionMismatch { id: IncidentId, current: i64 },
+    /// Stored data that no longer parses: a bug or a hand-edited database.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An alert as stored: the Graph alert and Muster's bookkeeping about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAlert {
+    pub alert: Alert,
+    pub incident_id: IncidentId,
+    /// A person moved it: correlation never moves it again.
+    pub pinned: bool,
+}
+
+/// One group commit: everything in it is written in a single transaction, or nothing is.
+#[derive(Debug, Clone, Default)]
+pub struct WriteBatch {
+    /// Upserted. Each carries its new `meta.version`; the stored one must be exactly one less
+    /// (zero for a new incident), otherwise the batch fails with `VersionMismatch`.
+    pub incidents: Vec<Incident>,
+    /// Upserted, with their entity keys recomputed from evidence.
+    pub alerts: Vec<StoredAlert>,
+    pub history: Vec<NewHistoryEntry>,
+}
+
+impl WriteBatch {
+    pub fn is_empty(&self) -> bool {
+        self.incidents.is_empty() && self.alerts.is_empty() && self.history.is_empty()
+    }
+}
+
+/// A page of a list ordered by activity, newest first, continued after a keyset position.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: u32,
+    /// Continue after this (activity µs, id) position.
+    pub after: Option<(i64, String)>,
+}
+
+/// Where a comment goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommentTarget {
+    Incident(IncidentId),
+    Alert(String),
+}
+
+/// A tag and how many incidents carry it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TagCount {
+    pub tag: String,
+    pub count: i64,
+}
+
+/// Incidents and their alerts.
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
+    /// Writes a batch atomically (group commit).
+    async fn write(&self, batch: &WriteBatch) -> StoreResult<()>;
+    /// The largest incident id ever stored, so new ones keep increasing.
+    async fn max_incident_id(&self) -> StoreResult<i64>;
+    /// One incident with its comments (not its alerts).
+    async fn incident(&self, id: IncidentId) -> StoreResult<Option<Incident>>;
+    /// Incidents by id, in the order asked, skipping unknown ids.
+    async fn incidents(&self, ids: &[IncidentId]) -> StoreResult<Vec<Incident>>;
+    /// Incidents newest activity first (redirected ones excluded).
+    async fn list_incidents(&self, page: &PageRequest) -> StoreResult<Vec<Incident>>;
+    async fn alert(&self, id: &str) -> StoreResult<Option<StoredAlert>>;
+    /// Alerts by id, in the order asked, skipping unknown ids.
+    async fn alerts(&self, ids: &[String]) -> StoreResult<Vec<StoredAlert>>;
+    /// Alerts newest activity first.
+    async fn list_alerts(&self, page: &PageRequest) -> StoreResult<Vec<StoredAlert>>;
+    /// An incident's alerts, newest activity first.
+    async fn alerts_of_incident(&self, id: IncidentId, page: &PageRequest) -> StoreResult<Vec<StoredAlert>>;
+    /// Alerts whose evidence names an entity (normalised key), newest activity first.
+    async fn alerts_with_entity(&self, kind: EntityKind, value: &str, page: &PageRequest) -> StoreResult<Vec<StoredAlert>>;
+    /// Every alert active at or after a time: what the engine reloads on start-up.
+    async fn alerts_since(&self, activity: Timestamp) -> StoreResult<Vec<StoredAlert>>;
+    /// The latest alert activity time stored.
+    async fn latest_activity(&self) -> StoreResult<Option<Timestamp>>;
+    async fn add_comment(&self, target: &CommentTarget, comment: &AlertComment) -> StoreResult<Vec<AlertComment>>;
+    async fn append_history(&self, entries: &[NewHistoryEntry]) -> StoreResult<()>;
+    /// An incident's history, newest first.
+    async fn history(&self, id: IncidentId, filter: &HistoryFilter) -> StoreResult<Vec<HistoryEntry>>;
+    /// Custom tags in use, most used first, optionally by prefix (case-insensitive).
+    async fn tag_suggestions(&self, prefix: &str, limit: u32) -> StoreResult<Vec<TagCount>>;
+}
+
+/// Users, API tokens and the audit log.
+#[async_trait]
+pub trait AccessStore: Send + Sync {
+    async fn create_user(&self, user: &NewUser, at: Timestamp) -> StoreResult<User>;
+    async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>>;
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Saves display name, password hash, roles, enabled flag and device groups.
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    async fn count_users(&self) -> StoreResult<i64>;
+    async fn create_token(&self, token: &NewApiToken, at: Timestamp) -> StoreResult<ApiToken>;
+    async fn token_by_hash(&self, secret_hash: &str) -> StoreResult<Option<ApiToken>>;
+    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>>;
+    /// Revokes a token; revoking twice keeps the first time.
+    async fn revoke_token(&self, id: i64, at: Timestamp) -> StoreResult<()>;
+    async fn touch_token(&self, id: i64, at: Timestamp) -> StoreResult<()>;
+    async fn append_audit(&self, entry: &NewAuditEntry) -> StoreResult<()>;
+    /// The audit log, newest first.
+    async fn audit_log(&self, limit: u32, before_id: Option<i64>) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// Everything a backend provides.
+#[async_trait]
+pub trait Store: IncidentStore + AccessStore + std::fmt::Debug {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// A cheap round trip, for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+}
