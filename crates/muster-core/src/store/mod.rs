@@ -142,3 +142,5 @@ pub trait Store: IncidentStore + AccessStore + std::fmt::Debug {
     /// A cheap round trip, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
 }
+
+pub mod columns;

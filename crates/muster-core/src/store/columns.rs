@@ -1,0 +1,174 @@
+//! What both backends store beside each resource's JSON body: the indexed columns, derived here once
+//! so the two schemas cannot disagree about what a column means.
+
+use serde_json::Value;
+
+use crate::alert::Alert;
+use crate::entity::{entity_keys, EntityKey};
+use crate::enums::GraphEnum;
+use crate::ids::IncidentId;
+use crate::incident::{Incident, IncidentMeta};
+use crate::store::{StoreError, StoredAlert};
+
+/// The indexed columns of an incident row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentColumns {
+    pub id: i64,
+    pub version: i64,
+    pub status: &'static str,
+    pub severity_rank: i64,
+    pub display_name: String,
+    pub assigned_to: Option<String>,
+    pub classification: Option<&'static str>,
+    pub determination: Option<&'static str>,
+    pub created_at: i64,
+    pub last_update_at: i64,
+    pub first_activity_at: Option<i64>,
+    pub last_activity_at: i64,
+    pub alert_count: i64,
+    pub active_alert_count: i64,
+    pub service_source_count: i64,
+    pub category_count: i64,
+    pub redirect_incident_id: Option<i64>,
+    pub name_locked: bool,
+    pub severity_locked: bool,
+    /// The Graph JSON without comments and expanded alerts (those live in their own tables).
+    pub body: String,
+    /// (facet, value) pairs for the multi-valued filters.
+    pub facets: Vec<(&'static str, String)>,
+}
+
+/// Lower-cased assignee, so filters match however a login was typed.
+pub fn assignee_key(assigned_to: Option<&str>) -> Option<String> {
+    assigned_to.map(str::trim).filter(|a| !a.is_empty()).map(str::to_lowercase)
+}
+
+impl IncidentColumns {
+    pub fn of(incident: &Incident) -> Result<Self, StoreError> {
+        let mut stripped = incident.clone();
+        stripped.comments.clear();
+        stripped.alerts = None;
+        let body = serde_json::to_string(&stripped).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut facets = Vec::new();
+        for (facet, values) in incident.facets() {
+            let mut values = values;
+            values.sort();
+            values.dedup();
+            facets.extend(values.into_iter().filter(|v| !v.is_empty()).map(|v| (facet, v)));
+        }
+        Ok(Self {
+            id: incident.id.get(),
+            version: incident.meta.version,
+            status: incident.status.as_str(),
+            severity_rank: incident.severity.rank(),
+            display_name: incident.display_name.clone().unwrap_or_default(),
+            assigned_to: assignee_key(incident.assigned_to.as_deref()),
+            classification: incident.assessment.classification().map(GraphEnum::as_str),
+            determination: incident.assessment.determination().map(GraphEnum::as_str),
+            created_at: incident.created_date_time.micros(),
+            last_update_at: incident.last_update_date_time.micros(),
+            first_activity_at: incident.first_activity_date_time.map(|t| t.micros()),
+            last_activity_at: incident
+                .last_activity_date_time
+                .unwrap_or(incident.created_date_time)
+                .micros(),
+            alert_count: incident.alert_count as i64,
+            active_alert_count: incident.active_alert_count as i64,
+            service_source_count: incident.service_sources.len() as i64,
+            category_count: incident.categories.len() as i64,
+            redirect_incident_id: incident.redirect_incident_id.map(IncidentId::get),
+            name_locked: incident.meta.name_locked,
+            severity_locked: incident.meta.severity_locked,
+            body,
+            facets,
+        })
+    }
+}
+
+/// Rebuilds an incident from its stored body and bookkeeping columns.
+pub fn incident_from_row(body: &str, meta: IncidentMeta) -> Result<Incident, StoreError> {
+    let value: Value = serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut incident = Incident::from_json_value(value).map_err(|e| StoreError::Corrupt(e.message))?;
+    incident.meta = meta;
+    Ok(incident)
+}
+
+/// The indexed columns of an alert row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertColumns {
+    pub id: String,
+    pub incident_id: i64,
+    pub service_source: String,
+    pub provider_alert_id: Option<String>,
+    pub status: &'static str,
+    pub severity_rank: i64,
+    pub assigned_to: Option<String>,
+    pub classification: Option<&'static str>,
+    pub determination: Option<&'static str>,
+    pub created_at: i64,
+    pub last_update_at: i64,
+    pub activity_at: i64,
+    pub pinned: bool,
+    pub body: String,
+    pub keys: Vec<EntityKey>,
+}
+
+impl AlertColumns {
+    pub fn of(stored: &StoredAlert) -> Result<Self, StoreError> {
+        let alert = &stored.alert;
+        if alert.id.is_empty() {
+            return Err(StoreError::Corrupt("an alert without an id cannot be stored".into()));
+        }
+        let mut body_alert = alert.clone();
+        body_alert.incident_id = None;
+        let body = serde_json::to_string(&body_alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let created = alert.created_date_time.map(|t| t.micros()).unwrap_or(0);
+        Ok(Self {
+            id: alert.id.clone(),
+            incident_id: stored.incident_id.get(),
+            service_source: alert.service_source.as_str().to_owned(),
+            provider_alert_id: alert.provider_alert_id.clone(),
+            status: alert.status.as_str(),
+            severity_rank: alert.severity.rank(),
+            assigned_to: assignee_key(alert.assigned_to.as_deref()),
+            classification: alert.assessment.classification().map(GraphEnum::as_str),
+            determination: alert.assessment.determination().map(GraphEnum::as_str),
+            created_at: created,
+            last_update_at: alert.last_update_date_time.map(|t| t.micros()).unwrap_or(created),
+            activity_at: alert.activity_time().map(|t| t.micros()).unwrap_or(created),
+            pinned: stored.pinned,
+            body,
+            keys: entity_keys(alert),
+        })
+    }
+}
+
+/// Rebuilds a stored alert from its body and bookkeeping columns.
+pub fn alert_from_row(body: &str, incident_id: i64, pinned: bool) -> Result<StoredAlert, StoreError> {
+    let value: Value = serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut alert = Alert::from_json_value(value).map_err(|e| StoreError::Corrupt(e.message))?;
+    let incident_id = IncidentId::new(incident_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    alert.incident_id = Some(incident_id.to_string());
+    Ok(StoredAlert { alert, incident_id, pinned })
+}
+
+/// Roles stored as a comma-separated list.
+pub fn roles_to_text(roles: &[crate::access::Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
+
+pub fn roles_from_text(text: &str) -> Result<Vec<crate::access::Role>, StoreError> {
+    text.split(',')
+        .filter(|r| !r.is_empty())
+        .map(|r| r.parse().map_err(StoreError::Corrupt))
+        .collect()
+}
+
+/// Device groups stored as a JSON array.
+pub fn groups_to_text(groups: &[String]) -> String {
+    serde_json::to_string(groups).unwrap_or_else(|_| "[]".into())
+}
+
+pub fn groups_from_text(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
