@@ -32,34 +32,20 @@ fn ip_evidence(address: &str, role: &str, when: &str) -> Value {
 /// Reads one eve.json line. Records other than alerts (flow, dns, stats, ...) give `None`.
 pub fn parse_eve_line(line: &str) -> Result<Option<Alert>, ConnectorError> {
     let record: Value = serde_json::from_str(line)?;
-    let record = record
-        .as_object()
-        .ok_or(ConnectorError::Field("(record)"))?;
+    let record = record.as_object().ok_or(ConnectorError::Field("(record)"))?;
     if record.get("event_type").and_then(Value::as_str) != Some("alert") {
         return Ok(None);
     }
-    let alert = record
-        .get("alert")
-        .and_then(Value::as_object)
-        .ok_or(ConnectorError::Field("alert"))?;
-    let stamp = record
-        .get("timestamp")
-        .and_then(Value::as_str)
-        .ok_or(ConnectorError::Field("timestamp"))?;
+    let alert = record.get("alert").and_then(Value::as_object).ok_or(ConnectorError::Field("alert"))?;
+    let stamp = record.get("timestamp").and_then(Value::as_str).ok_or(ConnectorError::Field("timestamp"))?;
     // eve writes offsets without a colon (`+0000`), which RFC 3339 does not allow.
     let when = DateTime::parse_from_str(stamp, "%Y-%m-%dT%H:%M:%S%.f%z")
         .or_else(|_| DateTime::parse_from_rfc3339(stamp))
         .map_err(|_| ConnectorError::Field("timestamp"))?
         .to_utc()
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let signature = alert
-        .get("signature")
-        .and_then(Value::as_str)
-        .ok_or(ConnectorError::Field("alert.signature"))?;
-    let sid = alert
-        .get("signature_id")
-        .and_then(Value::as_i64)
-        .unwrap_or_default();
+    let signature = alert.get("signature").and_then(Value::as_str).ok_or(ConnectorError::Field("alert.signature"))?;
+    let sid = alert.get("signature_id").and_then(Value::as_i64).unwrap_or_default();
 
     // eve records carry no id of their own; the record's hash is stable across re-sends.
     let digest = Sha256::digest(line.trim().as_bytes());
@@ -140,12 +126,9 @@ pub fn parse_eve_line(line: &str) -> Result<Option<Alert>, ConnectorError> {
 /// Drops null properties so absent eve fields stay absent in the alert.
 fn strip_nulls(value: Value) -> Value {
     match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, strip_nulls(v)))
-                .collect(),
-        ),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect())
+        }
         Value::Array(items) => Value::Array(items.into_iter().map(strip_nulls).collect()),
         other => other,
     }
@@ -165,17 +148,10 @@ mod tests {
         assert_eq!(alert.service_source.as_str(), "suricata");
         assert_eq!(alert.severity.to_string(), "high");
         assert_eq!(alert.detector_id.as_deref(), Some("2024897"));
-        assert_eq!(
-            alert.last_activity_date_time.unwrap().to_string(),
-            "2020-05-01T07:10:43.6073100Z"
-        );
+        assert_eq!(alert.last_activity_date_time.unwrap().to_string(), "2020-05-01T07:10:43.6073100Z");
         let keys = entity_keys(&alert);
-        assert!(keys
-            .iter()
-            .any(|k| k.kind == EntityKind::Ip && k.value == "203.0.113.9"));
-        assert!(keys
-            .iter()
-            .any(|k| k.kind == EntityKind::Url && k.value == "http://evil.example/x.php"));
+        assert!(keys.iter().any(|k| k.kind == EntityKind::Ip && k.value == "203.0.113.9"));
+        assert!(keys.iter().any(|k| k.kind == EntityKind::Url && k.value == "http://evil.example/x.php"));
     }
 
     #[test]
@@ -183,21 +159,14 @@ mod tests {
         let a = parse_eve_line(RECORD).unwrap().unwrap();
         let b = parse_eve_line(RECORD).unwrap().unwrap();
         assert_eq!(a.provider_alert_id, b.provider_alert_id);
-        assert!(
-            parse_eve_line(r#"{"event_type":"flow","timestamp":"2020-05-01T07:10:43+0000"}"#)
-                .unwrap()
-                .is_none()
-        );
+        assert!(parse_eve_line(r#"{"event_type":"flow","timestamp":"2020-05-01T07:10:43+0000"}"#).unwrap().is_none());
     }
 
     #[test]
     fn broken_records_say_what_is_wrong() {
         assert!(matches!(parse_eve_line("{"), Err(ConnectorError::Json(_))));
         let no_time = r#"{"event_type":"alert","alert":{"signature":"x"}}"#;
-        assert!(matches!(
-            parse_eve_line(no_time),
-            Err(ConnectorError::Field("timestamp"))
-        ));
+        assert!(matches!(parse_eve_line(no_time), Err(ConnectorError::Field("timestamp"))));
     }
 
     #[test]
@@ -208,18 +177,11 @@ mod tests {
             eprintln!("skipping: ../shared/data not found (a user's clone does not have it)");
             return;
         }
-        let out = std::process::Command::new("gzip")
-            .arg("-dc")
-            .arg(&path)
-            .output()
-            .expect("gzip");
+        let out = std::process::Command::new("gzip").arg("-dc").arg(&path).output().expect("gzip");
         let text = String::from_utf8(out.stdout).expect("utf-8");
         let mut alerts = 0;
         for line in text.lines() {
-            if parse_eve_line(line)
-                .expect("every real record parses")
-                .is_some()
-            {
+            if parse_eve_line(line).expect("every real record parses").is_some() {
                 alerts += 1;
             }
         }

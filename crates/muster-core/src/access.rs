@@ -131,3 +131,14 @@ pub struct NewAuditEntry {
     pub detail: Option<String>,
     pub client_ip: Option<String>,
 }
+
+/// A signed-in UI session. Only the hash of the cookie's secret is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: i64,
+    /// The token state-changing requests of this session must echo (CSRF protection).
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+}

@@ -91,8 +91,6 @@ impl Alert {
 
     /// The activity time correlation uses: last activity, else first activity, else creation.
     pub fn activity_time(&self) -> Option<Timestamp> {
-        self.last_activity_date_time
-            .or(self.first_activity_date_time)
-            .or(self.created_date_time)
+        self.last_activity_date_time.or(self.first_activity_date_time).or(self.created_date_time)
     }
 }

@@ -1,6 +1,7 @@
 //! Classification and determination, which only exist as a pair that fits (Graph reference 1.4).
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::enums::{AlertClassification as C, AlertDetermination as D, GraphEnum};
 
@@ -16,15 +17,18 @@ pub fn determinations_for(classification: C) -> &'static [D] {
             D::UnwantedSoftware,
             D::Other,
         ],
-        C::InformationalExpectedActivity => &[
-            D::SecurityTesting,
-            D::LineOfBusinessApplication,
-            D::ConfirmedActivity,
-            D::Other,
-        ],
+        C::InformationalExpectedActivity => {
+            &[D::SecurityTesting, D::LineOfBusinessApplication, D::ConfirmedActivity, D::Other]
+        }
         C::FalsePositive => &[D::NotMalicious, D::NotEnoughDataToValidate, D::Other],
         C::Unknown | C::UnknownFutureValue => &[],
     }
+}
+
+/// `apt` and `securityPersonnel` were retired from the picker in 2022 but older alerts still carry
+/// them: they are read (under the classification they belonged to), never offered.
+fn is_legacy_pair(c: C, d: D) -> bool {
+    matches!((c, d), (C::TruePositive, D::Apt) | (C::InformationalExpectedActivity, D::SecurityPersonnel))
 }
 
 /// A determination that does not fit its classification.
@@ -56,7 +60,7 @@ impl Assessment {
         match (classification, determination) {
             (_, None | Some(D::Unknown)) => {}
             (None, Some(d)) => return Err(AssessmentError::NoClassification(d)),
-            (Some(c), Some(d)) if !determinations_for(c).contains(&d) => {
+            (Some(c), Some(d)) if !determinations_for(c).contains(&d) && !is_legacy_pair(c, d) => {
                 return Err(AssessmentError::Mismatch { classification: c, determination: d })
             }
             _ => {}
@@ -77,10 +81,24 @@ impl Assessment {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawAssessment {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "classification")]
     classification: Option<C>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "determination")]
     determination: Option<D>,
+}
+
+// The pair is flattened into alerts and incidents, where serde loses track of the path: the errors
+// name their property themselves.
+fn classification<'de, De: Deserializer<'de>>(d: De) -> Result<Option<C>, De::Error> {
+    named_member(d, "classification")
+}
+
+fn determination<'de, De: Deserializer<'de>>(d: De) -> Result<Option<D>, De::Error> {
+    named_member(d, "determination")
+}
+
+fn named_member<'de, De: Deserializer<'de>, T: Deserialize<'de>>(d: De, name: &str) -> Result<Option<T>, De::Error> {
+    Option::<T>::deserialize(d).map_err(|e| De::Error::custom(crate::json::nested_message(name, e)))
 }
 
 impl TryFrom<RawAssessment> for Assessment {
@@ -126,6 +144,7 @@ mod tests {
         let ok: Assessment =
             serde_json::from_str(r#"{"classification":"TruePositive","determination":"compromisedUser"}"#).unwrap();
         assert_eq!(ok.determination(), Some(D::CompromisedAccount));
-        assert!(serde_json::from_str::<Assessment>(r#"{"classification":"falsePositive","determination":"malware"}"#).is_err());
+        assert!(serde_json::from_str::<Assessment>(r#"{"classification":"falsePositive","determination":"malware"}"#)
+            .is_err());
     }
 }

@@ -70,14 +70,10 @@ impl FromStr for EntityKind {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|k| k.as_str().eq_ignore_ascii_case(value))
-            .ok_or_else(|| {
-                let valid: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
-                format!("'{value}' is not an entity kind; expected one of: {}", valid.join(", "))
-            })
+        Self::ALL.iter().copied().find(|k| k.as_str().eq_ignore_ascii_case(value)).ok_or_else(|| {
+            let valid: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+            format!("'{value}' is not an entity kind; expected one of: {}", valid.join(", "))
+        })
     }
 }
 
@@ -188,9 +184,7 @@ pub fn normalise_email(raw: &str) -> Option<String> {
 /// A URL in canonical form: scheme and host lower case, default port and fragment dropped.
 pub fn normalise_url(raw: &str) -> Option<String> {
     let trimmed = raw.trim();
-    let parsed = url::Url::parse(trimmed)
-        .or_else(|_| url::Url::parse(&format!("http://{trimmed}")))
-        .ok()?;
+    let parsed = url::Url::parse(trimmed).or_else(|_| url::Url::parse(&format!("http://{trimmed}"))).ok()?;
     parsed.host_str()?;
     let mut parsed = parsed;
     parsed.set_fragment(None);
@@ -204,17 +198,13 @@ pub fn normalise_domain(raw: &str) -> Option<String> {
 }
 
 fn file_key(details: &FileDetails) -> Option<EntityKey> {
-    let display = details
-        .file_name
-        .as_deref()
-        .or(details.file_path.as_deref())
-        .unwrap_or_default();
-    let hash = [("sha256", &details.sha256), ("sha1", &details.sha1), ("md5", &details.md5)]
-        .into_iter()
-        .find_map(|(algo, value)| {
+    let display = details.file_name.as_deref().or(details.file_path.as_deref()).unwrap_or_default();
+    let hash = [("sha256", &details.sha256), ("sha1", &details.sha1), ("md5", &details.md5)].into_iter().find_map(
+        |(algo, value)| {
             let v = value.as_deref()?.trim();
             (!v.is_empty()).then(|| format!("{algo}:{}", v.to_lowercase()))
-        })?;
+        },
+    )?;
     let display = if display.is_empty() { hash_display(&hash) } else { display.to_owned() };
     Some(EntityKey::new(EntityKind::File, hash, &display))
 }

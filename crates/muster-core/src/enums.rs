@@ -40,11 +40,7 @@ pub trait GraphEnum: Copy + Eq + Sized + 'static {
     }
     /// Every member a person or a tool may send (the placeholder excluded).
     fn settable() -> Vec<&'static str> {
-        Self::ALL
-            .iter()
-            .map(|m| m.as_str())
-            .filter(|s| *s != "unknownFutureValue")
-            .collect()
+        Self::ALL.iter().map(|m| m.as_str()).filter(|s| *s != "unknownFutureValue").collect()
     }
 }
 
@@ -462,11 +458,7 @@ impl CorrelationReasons {
     }
 
     pub fn names(self) -> Vec<&'static str> {
-        CORRELATION_REASONS
-            .iter()
-            .filter(|(_, bit)| self.0 & bit != 0)
-            .map(|(name, _)| *name)
-            .collect()
+        CORRELATION_REASONS.iter().filter(|(_, bit)| self.0 & bit != 0).map(|(name, _)| *name).collect()
     }
 }
 

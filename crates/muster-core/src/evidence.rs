@@ -8,9 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::enums::{
-    DefenderAvStatus, DetectionStatus, DeviceHealthStatus, DeviceRiskScore,
-    EvidenceRemediationStatus, EvidenceRole, EvidenceVerdict, FileHashAlgorithm, OnboardingStatus,
-    ProtocolType, VmCloudProvider,
+    DefenderAvStatus, DetectionStatus, DeviceHealthStatus, DeviceRiskScore, EvidenceRemediationStatus, EvidenceRole,
+    EvidenceVerdict, FileHashAlgorithm, OnboardingStatus, ProtocolType, VmCloudProvider,
 };
 use crate::time::Timestamp;
 
@@ -37,8 +36,8 @@ macro_rules! evidence_type {
             pub tags: Vec<String>,
             pub verdict: Option<EvidenceVerdict>,
             $($(#[$fmeta])* pub $field: $ty,)*
-            /// Properties this type does not model, kept as sent.
-            #[serde(flatten)]
+            /// Properties this type does not model, kept as sent (`@odata.*` annotations dropped).
+            #[serde(flatten, serialize_with = "crate::json::without_annotations")]
             pub extra: Map<String, Value>,
         }
     };
@@ -53,7 +52,8 @@ macro_rules! complex_type {
         #[serde(rename_all = "camelCase")]
         pub struct $name {
             $($(#[$fmeta])* pub $field: $ty,)*
-            #[serde(flatten)]
+            /// Properties this type does not model, kept as sent (`@odata.*` annotations dropped).
+            #[serde(flatten, serialize_with = "crate::json::without_annotations")]
             pub extra: Map<String, Value>,
         }
     };
@@ -357,7 +357,9 @@ macro_rules! evidence_enum {
                         map.remove("@odata.type");
                         return serde_path_to_error::deserialize::<_, $ty>(Value::Object(map))
                             .map(Self::$variant)
-                            .map_err(|e| format!("{}: {}", e.path(), e.inner()));
+                            .map_err(|e| {
+                                crate::json::nested_message(&e.path().to_string(), e.inner())
+                            });
                     }
                 )+
                 Ok(Self::Other(map))

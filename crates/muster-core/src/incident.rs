@@ -168,10 +168,7 @@ impl Incident {
         out.insert("detectionSources", self.detection_sources.clone());
         out.insert("osPlatforms", self.os_platforms.clone());
         out.insert("deviceGroups", self.device_groups.clone());
-        out.insert(
-            "investigationStates",
-            self.investigation_states.iter().map(|s| s.to_string()).collect(),
-        );
+        out.insert("investigationStates", self.investigation_states.iter().map(|s| s.to_string()).collect());
         out.insert("dataSensitivity", self.data_sensitivity.clone());
         out.insert("mitreTechniques", self.mitre_techniques.clone());
         out

@@ -86,10 +86,7 @@ fn canonical(members: &'static [&'static str], value: &str) -> Option<String> {
 }
 
 fn evolvable(members: &'static [&'static str], value: &str) -> bool {
-    members
-        .iter()
-        .position(|m| *m == "unknownFutureValue")
-        .is_some_and(|cut| members[cut + 1..].contains(&value))
+    members.iter().position(|m| *m == "unknownFutureValue").is_some_and(|cut| members[cut + 1..].contains(&value))
 }
 
 macro_rules! open_source_enum {

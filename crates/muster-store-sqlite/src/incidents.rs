@@ -392,13 +392,12 @@ impl IncidentStore for SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts WHERE id IN (SELECT value FROM json_each(?))"
-        ))
-        .bind(ids_json(ids))
-        .fetch_all(&self.readers)
-        .await
-        .map_err(backend)?;
+        let rows =
+            sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id IN (SELECT value FROM json_each(?))"))
+                .bind(ids_json(ids))
+                .fetch_all(&self.readers)
+                .await
+                .map_err(backend)?;
         let mut found: HashMap<String, StoredAlert> = HashMap::new();
         for row in &rows {
             let alert = alert_row(row)?;
@@ -416,7 +415,12 @@ impl IncidentStore for SqliteStore {
         self.alert_page("incident_id = CAST(? AS INTEGER)", &[&id.to_string()], page).await
     }
 
-    async fn alerts_with_entity(&self, kind: EntityKind, value: &str, page: &PageRequest) -> StoreResult<Vec<StoredAlert>> {
+    async fn alerts_with_entity(
+        &self,
+        kind: EntityKind,
+        value: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<StoredAlert>> {
         self.alert_page(
             "id IN (SELECT alert_id FROM entity_keys WHERE kind = ? AND value = ?)",
             &[kind.as_str(), value],
@@ -426,13 +430,12 @@ impl IncidentStore for SqliteStore {
     }
 
     async fn alerts_since(&self, activity: Timestamp) -> StoreResult<Vec<StoredAlert>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts WHERE activity_at >= ? ORDER BY activity_at, id"
-        ))
-        .bind(activity.micros())
-        .fetch_all(&self.readers)
-        .await
-        .map_err(backend)?;
+        let rows =
+            sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE activity_at >= ? ORDER BY activity_at, id"))
+                .bind(activity.micros())
+                .fetch_all(&self.readers)
+                .await
+                .map_err(backend)?;
         rows.iter().map(alert_row).collect()
     }
 
@@ -460,20 +463,20 @@ impl IncidentStore for SqliteStore {
         if exists.is_none() {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("INSERT INTO comments (incident_id, alert_id, comment, created_by, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(incident_id)
-            .bind(&alert_id)
-            .bind(&comment.comment)
-            .bind(&comment.created_by_display_name)
-            .bind(comment.created_date_time.micros())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO comments (incident_id, alert_id, comment, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(incident_id)
+        .bind(&alert_id)
+        .bind(&comment.comment)
+        .bind(&comment.created_by_display_name)
+        .bind(comment.created_date_time.micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         match target {
-            CommentTarget::Incident(id) => {
-                Ok(self.incident(*id).await?.map(|i| i.comments).unwrap_or_default())
-            }
+            CommentTarget::Incident(id) => Ok(self.incident(*id).await?.map(|i| i.comments).unwrap_or_default()),
             CommentTarget::Alert(id) => Ok(self.alert(id).await?.map(|a| a.alert.comments).unwrap_or_default()),
         }
     }
@@ -520,7 +523,9 @@ impl IncidentStore for SqliteStore {
         .await
         .map_err(backend)?;
         rows.iter()
-            .map(|r| Ok(TagCount { tag: r.try_get("value").map_err(backend)?, count: r.try_get("n").map_err(backend)? }))
+            .map(|r| {
+                Ok(TagCount { tag: r.try_get("value").map_err(backend)?, count: r.try_get("n").map_err(backend)? })
+            })
             .collect()
     }
 }

@@ -3,6 +3,7 @@
 
 mod access;
 mod incidents;
+mod sessions;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -35,17 +36,11 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(30))
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(backend)?;
+        let writer =
+            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(backend)?;
         MIGRATOR.run(&writer).await.map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options.read_only(true))
-            .await
-            .map_err(backend)?;
+        let readers =
+            SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await.map_err(backend)?;
         Ok(Self { writer, readers })
     }
 

@@ -68,10 +68,7 @@ impl IncidentColumns {
             created_at: incident.created_date_time.micros(),
             last_update_at: incident.last_update_date_time.micros(),
             first_activity_at: incident.first_activity_date_time.map(|t| t.micros()),
-            last_activity_at: incident
-                .last_activity_date_time
-                .unwrap_or(incident.created_date_time)
-                .micros(),
+            last_activity_at: incident.last_activity_date_time.unwrap_or(incident.created_date_time).micros(),
             alert_count: incident.alert_count as i64,
             active_alert_count: incident.active_alert_count as i64,
             service_source_count: incident.service_sources.len() as i64,
@@ -158,10 +155,7 @@ pub fn roles_to_text(roles: &[crate::access::Role]) -> String {
 }
 
 pub fn roles_from_text(text: &str) -> Result<Vec<crate::access::Role>, StoreError> {
-    text.split(',')
-        .filter(|r| !r.is_empty())
-        .map(|r| r.parse().map_err(StoreError::Corrupt))
-        .collect()
+    text.split(',').filter(|r| !r.is_empty()).map(|r| r.parse().map_err(StoreError::Corrupt)).collect()
 }
 
 /// Device groups stored as a JSON array.

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::access::{ApiToken, AuditEntry, NewApiToken, NewAuditEntry, NewUser, User};
+use crate::access::{ApiToken, AuditEntry, NewApiToken, NewAuditEntry, NewUser, Session, User};
 use crate::alert::{Alert, AlertComment};
 use crate::entity::EntityKind;
 use crate::history::{HistoryEntry, HistoryFilter, NewHistoryEntry};
@@ -100,7 +100,12 @@ pub trait IncidentStore: Send + Sync {
     /// An incident's alerts, newest activity first.
     async fn alerts_of_incident(&self, id: IncidentId, page: &PageRequest) -> StoreResult<Vec<StoredAlert>>;
     /// Alerts whose evidence names an entity (normalised key), newest activity first.
-    async fn alerts_with_entity(&self, kind: EntityKind, value: &str, page: &PageRequest) -> StoreResult<Vec<StoredAlert>>;
+    async fn alerts_with_entity(
+        &self,
+        kind: EntityKind,
+        value: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<StoredAlert>>;
     /// Every alert active at or after a time: what the engine reloads on start-up.
     async fn alerts_since(&self, activity: Timestamp) -> StoreResult<Vec<StoredAlert>>;
     /// The latest alert activity time stored.
@@ -134,9 +139,22 @@ pub trait AccessStore: Send + Sync {
     async fn audit_log(&self, limit: u32, before_id: Option<i64>) -> StoreResult<Vec<AuditEntry>>;
 }
 
+/// UI sessions, kept in the database so every node and a restart agree on who is signed in.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: &Session) -> StoreResult<()>;
+    async fn session(&self, id_hash: &str) -> StoreResult<Option<Session>>;
+    async fn touch_session(&self, id_hash: &str, at: Timestamp) -> StoreResult<()>;
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
+    /// Ends every session of a user (disabled, password reset).
+    async fn delete_user_sessions(&self, user_id: i64) -> StoreResult<()>;
+    /// Removes sessions idle since before `idle_before` or created before `created_before`.
+    async fn delete_expired_sessions(&self, idle_before: Timestamp, created_before: Timestamp) -> StoreResult<u64>;
+}
+
 /// Everything a backend provides.
 #[async_trait]
-pub trait Store: IncidentStore + AccessStore + std::fmt::Debug {
+pub trait Store: IncidentStore + AccessStore + SessionStore + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// A cheap round trip, for `/readyz`.
