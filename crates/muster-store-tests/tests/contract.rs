@@ -1,0 +1,48 @@
+//! Runs every contract scenario on SQLite, and on PostgreSQL when `MUSTER_TEST_DATABASE_URL` is set.
+
+use muster_store_tests::backends::TestDb;
+use muster_store_tests::scenarios;
+
+macro_rules! contract {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = TestDb::sqlite().await;
+                    scenarios::$name(db.store.as_ref()).await;
+                }
+            )+
+        }
+
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = TestDb::postgres().await else { return };
+                    scenarios::$name(db.store.as_ref()).await;
+                }
+            )+
+        }
+    };
+}
+
+contract!(
+    incident_round_trips,
+    versions_guard_against_lost_updates,
+    batches_are_atomic,
+    alerts_and_entity_keys,
+    keyset_paging_is_stable,
+    comments_accumulate,
+    history_is_an_ordered_log,
+    tag_suggestions_rank_by_use,
+    incident_ids_only_grow,
+    hostile_text_is_stored_verbatim,
+    users_are_unique_and_updatable,
+    tokens_are_hashed_and_revocable,
+    audit_log_reads_newest_first,
+    enums_survive_storage,
+    sessions_live_and_end,
+);
