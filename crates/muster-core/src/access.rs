@@ -20,6 +20,17 @@ pub enum Role {
 impl Role {
     pub const ALL: &'static [Role] = &[Self::Admin, Self::Analyst, Self::Viewer, Self::Ingest];
 
+    /// Whether holding `self` includes what `other` may do: admin covers every role, analyst
+    /// covers viewer.
+    pub fn covers(self, other: Role) -> bool {
+        match self {
+            Self::Admin => true,
+            Self::Analyst => matches!(other, Self::Analyst | Self::Viewer),
+            Self::Viewer => other == Self::Viewer,
+            Self::Ingest => other == Self::Ingest,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Admin => "admin",

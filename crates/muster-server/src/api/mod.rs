@@ -1,0 +1,18 @@
+//! The HTTP API. Each area exports `router()`; this module merges them, so a route is declared next
+//! to its handler.
+
+use axum::http::{Method, Uri};
+
+use crate::auth::Routes;
+use crate::error::{ApiError, ErrorCode};
+
+mod admin;
+mod health;
+
+pub(crate) fn routes() -> Routes {
+    Routes::new().merge(health::routes()).merge(admin::routes())
+}
+
+pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(ErrorCode::NotFound, format!("No resource matches {method} {}.", uri.path()))
+}
