@@ -1,0 +1,289 @@
+//! The command line. Each setting that also lives in the config file is an `Option` here: `None`
+//! means neither the flag nor its `MUSTER_*` variable was given, so the file (or the default)
+//! decides. See `config.rs` for the merge.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Partial;
+
+#[derive(Debug, Parser)]
+#[command(name = "muster", version, about = "A self-hosted security incident queue.")]
+pub struct Cli {
+    /// Database URL: sqlite://FILE (created if missing) or postgres://USER:PASSWORD@HOST/DB
+    /// [default: sqlite://muster.db]
+    // The value is hidden from --help because it may hold a password.
+    #[arg(long, global = true, env = "MUSTER_DATABASE", value_name = "URL", hide_env_values = true)]
+    pub database: Option<String>,
+
+    /// TOML config file (`muster default-config` prints one with every setting)
+    #[arg(long, global = true, env = "MUSTER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server until SIGTERM or Ctrl-C
+    Serve(ServeArgs),
+    /// Create the database if missing and apply pending migrations
+    Migrate,
+    /// Print a commented config file with every setting at its default
+    DefaultConfig,
+    /// Exit 0 if the server answers /healthz with 200, else 1 (for a container HEALTHCHECK)
+    Healthcheck(HealthcheckArgs),
+    /// Add, list, disable and enable users, and reset passwords (works while no server runs)
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Create, list and revoke API tokens (works while no server runs)
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "MUSTER_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// URL clients reach Muster at, when that is not the listen address (e.g. behind a TLS proxy)
+    #[arg(long, env = "MUSTER_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Largest request body accepted, in bytes [default: 16777216]
+    #[arg(long, env = "MUSTER_BODY_LIMIT_BYTES", value_name = "BYTES")]
+    pub body_limit_bytes: Option<u64>,
+
+    /// Seconds a request may take before it is answered with 503 [default: 60]
+    #[arg(long, env = "MUSTER_REQUEST_TIMEOUT_SECS", value_name = "SECS")]
+    pub request_timeout_secs: Option<u64>,
+
+    /// Reverse proxies whose X-Forwarded-For/-Proto are believed: IP addresses or CIDR networks,
+    /// comma-separated (e.g. 10.0.0.0/8,192.168.1.10) [default: none]
+    #[arg(long, env = "MUSTER_TRUSTED_PROXIES", value_name = "LIST", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
+
+    /// Seconds a web UI session may sit idle before it ends [default: 7200]
+    #[arg(long, env = "MUSTER_SESSION_IDLE_SECS", value_name = "SECS")]
+    pub session_idle_secs: Option<i64>,
+
+    /// Seconds after sign-in a web UI session ends, however active [default: 43200]
+    #[arg(long, env = "MUSTER_SESSION_MAX_SECS", value_name = "SECS")]
+    pub session_max_secs: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The server's listen address, as given to `serve` [default: 127.0.0.1:8080]
+    #[arg(long, env = "MUSTER_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Probe this URL instead of http://<listen>/healthz
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Seconds to wait for the answer
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub timeout_secs: u64,
+}
+
+/// `muster users ...`: these open the configured database directly and write the audit log.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user; prints a generated password once unless --password-stdin is given
+    Add(UserAddArgs),
+    /// List users: login, display name, roles, enabled, device groups
+    List,
+    /// Disable a user and end their sessions
+    Disable(LoginArg),
+    /// Enable a disabled user
+    Enable(LoginArg),
+    /// Set a new password (printed once unless --password-stdin is given) and end the user's sessions
+    ResetPassword(ResetPasswordArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// The login name
+    pub login: String,
+
+    /// Roles, comma-separated: admin, analyst, viewer, ingest
+    #[arg(long = "role", value_name = "ROLE[,ROLE...]", value_delimiter = ',', required = true)]
+    pub roles: Vec<String>,
+
+    /// The name shown in the UI [default: the login]
+    #[arg(long, value_name = "NAME")]
+    pub display_name: Option<String>,
+
+    /// Device groups the user is limited to, comma-separated [default: none, so every incident]
+    #[arg(long, value_name = "G1,G2", value_delimiter = ',')]
+    pub device_groups: Vec<String>,
+
+    /// Read the password from stdin (its trailing newline dropped) instead of generating one
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArg {
+    /// The user's login name
+    pub login: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetPasswordArgs {
+    /// The user's login name
+    pub login: String,
+
+    /// Read the password from stdin (its trailing newline dropped) instead of generating one
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// `muster tokens ...`: these open the configured database directly and write the audit log.
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token; its secret is the last line of the output, shown only this once
+    Create(TokenCreateArgs),
+    /// List tokens (never their secrets)
+    List,
+    /// Revoke a token by its id (see `muster tokens list`)
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// The role the token carries: admin, analyst, viewer or ingest
+    #[arg(long, value_name = "ROLE")]
+    pub role: String,
+
+    /// What the token is for, e.g. the system that uses it
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+
+    /// The user the token acts for (it then sees no more than they do) [default: a service token]
+    #[arg(long, value_name = "LOGIN")]
+    pub user: Option<String>,
+
+    /// Days until the token expires [default: never]
+    #[arg(long, value_name = "DAYS")]
+    pub expires: Option<u32>,
+
+    /// Device groups the token is limited to, comma-separated [default: none, so every incident]
+    #[arg(long, value_name = "G1,G2", value_delimiter = ',')]
+    pub device_groups: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// The token's id
+    pub id: i64,
+}
+
+impl Cli {
+    /// The settings given as flags or `MUSTER_*` variables.
+    pub fn overrides(&self) -> Partial {
+        let mut overrides = Partial { database: self.database.clone(), ..Partial::default() };
+        match &self.command {
+            Command::Serve(serve) => {
+                overrides.listen = serve.listen;
+                overrides.public_url.clone_from(&serve.public_url);
+                overrides.body_limit_bytes = serve.body_limit_bytes;
+                overrides.request_timeout_secs = serve.request_timeout_secs;
+                overrides.trusted_proxies.clone_from(&serve.trusted_proxies);
+                overrides.session_idle_secs = serve.session_idle_secs;
+                overrides.session_max_secs = serve.session_max_secs;
+            }
+            Command::Healthcheck(check) => overrides.listen = check.listen,
+            Command::Migrate | Command::DefaultConfig | Command::Users(_) | Command::Tokens(_) => {}
+        }
+        overrides
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_become_overrides() {
+        let cli = Cli::try_parse_from([
+            "muster",
+            "serve",
+            "--database",
+            "sqlite:///tmp/x.db",
+            "--listen",
+            "0.0.0.0:9000",
+            "--body-limit-bytes",
+            "1024",
+        ])
+        .unwrap();
+        let overrides = cli.overrides();
+        assert_eq!(overrides.database.as_deref(), Some("sqlite:///tmp/x.db"));
+        assert_eq!(overrides.listen, Some("0.0.0.0:9000".parse().unwrap()));
+        assert_eq!(overrides.body_limit_bytes, Some(1024));
+        assert_eq!(overrides.public_url, None);
+        assert_eq!(overrides.trusted_proxies, None);
+        assert_eq!(overrides.session_idle_secs, None);
+    }
+
+    #[test]
+    fn session_and_proxy_flags_become_overrides() {
+        let cli = Cli::try_parse_from([
+            "muster",
+            "serve",
+            "--trusted-proxies",
+            "10.0.0.0/8,192.168.1.10",
+            "--session-idle-secs",
+            "600",
+            "--session-max-secs",
+            "3600",
+        ])
+        .unwrap();
+        let overrides = cli.overrides();
+        assert_eq!(overrides.trusted_proxies, Some(vec!["10.0.0.0/8".to_owned(), "192.168.1.10".to_owned()]));
+        assert_eq!(overrides.session_idle_secs, Some(600));
+        assert_eq!(overrides.session_max_secs, Some(3600));
+    }
+
+    #[test]
+    fn account_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "muster",
+            "users",
+            "add",
+            "alice",
+            "--role",
+            "analyst,viewer",
+            "--device-groups",
+            "emea,servers",
+            "--password-stdin",
+        ])
+        .unwrap();
+        let Command::Users(UsersCommand::Add(add)) = cli.command else { panic!("{cli:?}") };
+        assert_eq!(add.login, "alice");
+        assert_eq!(add.roles, ["analyst", "viewer"]);
+        assert_eq!(add.device_groups, ["emea", "servers"]);
+        assert!(add.password_stdin);
+        // A role is required.
+        assert!(Cli::try_parse_from(["muster", "users", "add", "bob"]).is_err());
+
+        let cli =
+            Cli::try_parse_from(["muster", "tokens", "create", "--role", "ingest", "--name", "edr", "--expires", "30"])
+                .unwrap();
+        let Command::Tokens(TokensCommand::Create(create)) = cli.command else { panic!("{cli:?}") };
+        assert_eq!((create.role.as_str(), create.name.as_str(), create.expires), ("ingest", "edr", Some(30)));
+        assert_eq!(create.user, None);
+    }
+}

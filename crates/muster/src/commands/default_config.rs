@@ -1,0 +1,6 @@
+use crate::config::DEFAULT_CONFIG;
+
+pub fn run() -> anyhow::Result<()> {
+    print!("{DEFAULT_CONFIG}");
+    Ok(())
+}

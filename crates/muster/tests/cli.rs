@@ -1,0 +1,503 @@
+//! The `muster` binary as an operator runs it: real processes, real files, real signals.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use muster_core::access::User;
+use muster_core::store::AccessStore;
+use muster_server::auth::secrets::verify_password;
+use muster_store_sqlite::SqliteStore;
+use tempfile::TempDir;
+
+/// `muster` with a clean environment: no `MUSTER_*` from the developer's shell leaks in.
+fn muster() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_muster"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("MUSTER_") {
+            command.env_remove(name);
+        }
+    }
+    command.stdin(Stdio::null());
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("run muster")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// Asserts a failed run said why on exactly one line, without a panic.
+fn assert_one_line_failure(output: &Output, starts_with: &str) -> String {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(1), "stderr: {err}");
+    assert!(!err.contains("panicked"), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "stderr: {err}");
+    assert!(err.starts_with(starts_with), "stderr: {err}");
+    err
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn default_config_parses() {
+    let output = run(muster().arg("default-config"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table: toml::Table = toml::from_str(&stdout(&output)).expect("valid TOML");
+    assert_eq!(table["database"].as_str(), Some("sqlite://muster.db"));
+    assert_eq!(table["listen"].as_str(), Some("127.0.0.1:8080"));
+    assert_eq!(table["body_limit_bytes"].as_integer(), Some(16 * 1024 * 1024));
+    assert_eq!(table["request_timeout_secs"].as_integer(), Some(60));
+    assert!(stdout(&output).contains("# public_url = "));
+    assert_eq!(table["trusted_proxies"].as_array().map(Vec::len), Some(0));
+    assert!(stdout(&output).contains("# trusted_proxies = [\"10.0.0.0/8\", \"192.168.1.10\"]"));
+    assert_eq!(table["session_idle_secs"].as_integer(), Some(7200));
+    assert_eq!(table["session_max_secs"].as_integer(), Some(43200));
+}
+
+#[test]
+fn bad_proxy_and_session_settings_are_one_line() {
+    let dir = TempDir::new().unwrap();
+    let url = sqlite_url(&dir.path().join("m.db"));
+    let listen = format!("127.0.0.1:{}", free_port());
+    let output = run(muster().env("MUSTER_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local").args([
+        "serve",
+        "--listen",
+        &listen,
+        "--database",
+        &url,
+    ]));
+    let err = assert_one_line_failure(&output, "error: trusted_proxies entry \"proxy.local\" ");
+    assert!(err.contains("CIDR"), "{err}");
+
+    let output = run(muster().args(["serve", "--listen", &listen, "--database", &url, "--session-idle-secs", "59"]));
+    assert_one_line_failure(&output, "error: session_idle_secs must be at least 60");
+
+    let output = run(muster().env("MUSTER_SESSION_MAX_SECS", "600").args([
+        "serve",
+        "--listen",
+        &listen,
+        "--database",
+        &url,
+        "--session-idle-secs",
+        "900",
+    ]));
+    assert_one_line_failure(&output, "error: session_max_secs (600) must be at least session_idle_secs (900)");
+    // Refused before the database was touched.
+    assert!(!dir.path().join("m.db").exists());
+}
+
+#[test]
+fn default_config_works_as_a_config_file() {
+    let dir = TempDir::new().unwrap();
+    let config = dir.path().join("muster.toml");
+    std::fs::write(&config, stdout(&run(muster().arg("default-config")))).unwrap();
+    // The template's database is relative to the working directory.
+    let output = run(muster().current_dir(dir.path()).arg("--config").arg(&config).arg("migrate"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(dir.path().join("muster.db").exists());
+}
+
+#[test]
+fn migrate_creates_a_sqlite_file() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("new.db");
+    let url = sqlite_url(&path);
+    let output = run(muster().args(["migrate", "--database", &url]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(path.exists());
+    assert_eq!(stdout(&output).trim(), format!("sqlite database {url} is migrated"));
+    // Again: nothing left to apply, still fine.
+    assert!(run(muster().args(["migrate", "--database", &url])).status.success());
+}
+
+#[test]
+fn flags_beat_environment_beats_file() {
+    let dir = TempDir::new().unwrap();
+    let [from_file, from_env, from_flag] = ["file.db", "env.db", "flag.db"].map(|name| dir.path().join(name));
+    let config = dir.path().join("muster.toml");
+    std::fs::write(&config, format!("database = \"{}\"\n", sqlite_url(&from_file))).unwrap();
+
+    let output = run(muster().env("MUSTER_CONFIG", &config).arg("migrate"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(from_file.exists());
+
+    let output =
+        run(muster().env("MUSTER_CONFIG", &config).env("MUSTER_DATABASE", sqlite_url(&from_env)).arg("migrate"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(from_env.exists());
+
+    let output = run(muster().env("MUSTER_CONFIG", &config).env("MUSTER_DATABASE", sqlite_url(&from_env)).args([
+        "migrate",
+        "--database",
+        &sqlite_url(&from_flag),
+    ]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(from_flag.exists());
+}
+
+#[test]
+fn a_broken_config_file_is_one_line() {
+    let dir = TempDir::new().unwrap();
+    let config = dir.path().join("muster.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:8080\"\nlisten_port = 9\n").unwrap();
+    let output = run(muster().arg("--config").arg(&config).arg("migrate"));
+    let err = assert_one_line_failure(&output, "error: invalid config file ");
+    assert!(err.contains("line 2"), "{err}");
+
+    let output = run(muster().arg("--config").arg(dir.path().join("missing.toml")).arg("migrate"));
+    assert_one_line_failure(&output, "error: cannot read config file ");
+}
+
+#[test]
+fn serve_refuses_a_sqlite_file_it_cannot_create() {
+    let dir = TempDir::new().unwrap();
+    // A directory that cannot exist (its parent is a file), whoever runs the test.
+    std::fs::write(dir.path().join("blocker"), "").unwrap();
+    let url = sqlite_url(&dir.path().join("blocker/sub/x.db"));
+    let output = run(muster().args(["serve", "--listen", &format!("127.0.0.1:{}", free_port()), "--database", &url]));
+    assert_one_line_failure(&output, &format!("error: cannot open database {url}: "));
+}
+
+#[test]
+fn serve_refuses_an_unreachable_postgres_without_showing_the_password() {
+    let output = run(muster().env("MUSTER_DATABASE", "postgres://muster:hunter22@127.0.0.1:1/muster").args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{}", free_port()),
+    ]));
+    let err =
+        assert_one_line_failure(&output, "error: cannot open database postgres://muster:***@127.0.0.1:1/muster: ");
+    assert!(!err.contains("hunter22"), "{err}");
+}
+
+#[test]
+fn healthcheck_fails_against_a_closed_port() {
+    let address = format!("127.0.0.1:{}", free_port());
+    let output = run(muster().args(["healthcheck", "--listen", &address]));
+    assert_one_line_failure(&output, &format!("error: GET http://{address}/healthz failed"));
+}
+
+/// A running `muster serve`, killed if the test ends before it stops.
+struct Server {
+    child: Child,
+    address: String,
+    _dir: Option<TempDir>,
+}
+
+/// How a server ended, and what it wrote.
+struct Stopped {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Server {
+    /// A server on a fresh database of its own.
+    fn start() -> Self {
+        let dir = TempDir::new().unwrap();
+        let mut server = Self::start_on(&dir.path().join("muster.db"));
+        server._dir = Some(dir);
+        server
+    }
+
+    /// A server on the SQLite file `database`; stdout and stderr are kept for `terminate`.
+    fn start_on(database: &Path) -> Self {
+        let address = format!("127.0.0.1:{}", free_port());
+        let child = muster()
+            .env("MUSTER_DATABASE", sqlite_url(database))
+            .args(["serve", "--listen", &address])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start muster serve");
+        let server = Self { child, address, _dir: None };
+        server.wait_healthy();
+        server
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let output = run(muster().args(["healthcheck", "--listen", &self.address, "--timeout-secs", "1"]));
+            if output.status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("muster serve on {} did not become healthy", self.address);
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit status and what was written.
+    fn terminate(mut self) -> Stopped {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "muster serve did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stdout = String::new();
+        if let Some(mut pipe) = self.child.stdout.take() {
+            std::io::Read::read_to_string(&mut pipe, &mut stdout).unwrap();
+        }
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
+        }
+        Stopped { status, stdout, stderr }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+fn serve_becomes_healthy_and_stops_on_sigterm() {
+    let server = Server::start();
+
+    let healthz = format!("http://{}/healthz", server.address);
+    assert!(run(muster().args(["healthcheck", "--url", &healthz])).status.success());
+    assert!(run(muster().env("MUSTER_LISTEN", &server.address).arg("healthcheck")).status.success());
+    // A URL that answers, but not 200, is unhealthy too.
+    let missing = format!("http://{}/no-such-page", server.address);
+    let output = run(muster().args(["healthcheck", "--url", &missing]));
+    assert_one_line_failure(&output, &format!("error: GET {missing} answered 404 Not Found"));
+
+    let Stopped { status, stderr: err, .. } = server.terminate();
+    assert!(status.success(), "exit {status}; stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("SIGTERM"), "{err}");
+    assert!(err.contains("stopped"), "{err}");
+}
+
+/// Runs `muster` with `input` on stdin.
+fn run_with_stdin(command: &mut Command, input: &str) -> Output {
+    let mut child =
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run muster");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().expect("run muster")
+}
+
+/// `muster ARGS --database URL`, which must succeed; returns stdout.
+fn ok(url: &str, args: &[&str]) -> String {
+    let output = run(muster().args(args).args(["--database", url]));
+    assert!(output.status.success(), "muster {args:?}: {}", stderr(&output));
+    stdout(&output)
+}
+
+/// A user straight from the database, as the server would see it.
+fn stored_user(database: &Path, login: &str) -> User {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = SqliteStore::open(&sqlite_url(database)).await.unwrap();
+        let user = store.user_by_login(login).await.unwrap();
+        store.close().await;
+        user.unwrap_or_else(|| panic!("no user {login}"))
+    })
+}
+
+/// The row of `login` in `muster users list`, split on runs of spaces.
+fn user_row(list: &str, login: &str) -> Vec<String> {
+    let line = list.lines().find(|line| line.split("  ").next() == Some(login)).unwrap_or_else(|| panic!("{list}"));
+    line.split("  ").map(str::trim).filter(|cell| !cell.is_empty()).map(str::to_owned).collect()
+}
+
+fn last_line(text: &str) -> &str {
+    text.trim_end().lines().last().unwrap_or_default()
+}
+
+#[test]
+fn users_add_from_stdin_and_list_without_hashes() {
+    let dir = TempDir::new().unwrap();
+    let database = dir.path().join("m.db");
+    let url = sqlite_url(&database);
+    let output =
+        run_with_stdin(
+            muster()
+                .args(["users", "add", "alice", "--role", "analyst,viewer", "--display-name", "Alice Adams"])
+                .args(["--device-groups", "emea,servers", "--password-stdin", "--database", &url]),
+            " correct horse battery \n",
+        );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("correct horse"), "{}", stdout(&output));
+    // Only the trailing newline was dropped.
+    let alice = stored_user(&database, "alice");
+    assert!(verify_password(" correct horse battery ", &alice.password_hash));
+    assert!(!verify_password("correct horse battery", &alice.password_hash));
+
+    let list = ok(&url, &["users", "list"]);
+    assert!(list.starts_with("LOGIN "), "{list}");
+    assert_eq!(user_row(&list, "alice"), ["alice", "Alice Adams", "analyst,viewer", "yes", "emea,servers"]);
+    assert!(!list.contains("$argon2") && !list.contains(&alice.password_hash), "{list}");
+
+    // Without --password-stdin a password is generated and printed once, alone on the last line.
+    let out = ok(&url, &["users", "add", "bob", "--role", "viewer"]);
+    let password = last_line(&out);
+    assert!(password.len() >= 10, "{out}");
+    assert_eq!(out.matches(password).count(), 1, "{out}");
+    assert!(verify_password(password, &stored_user(&database, "bob").password_hash));
+    assert_eq!(user_row(&ok(&url, &["users", "list"]), "bob"), ["bob", "bob", "viewer", "yes", "(all)"]);
+}
+
+#[test]
+fn account_errors_are_one_line() {
+    let dir = TempDir::new().unwrap();
+    let url = sqlite_url(&dir.path().join("m.db"));
+    ok(&url, &["users", "add", "alice", "--role", "analyst"]);
+
+    let output = run(muster().args(["users", "add", "alice", "--role", "viewer", "--database", &url]));
+    assert_one_line_failure(&output, "error: a user 'alice' exists already");
+    let output = run(muster().args(["users", "add", "carol", "--role", "boss", "--database", &url]));
+    assert_one_line_failure(&output, "error: 'boss' is not a role");
+    let output = run_with_stdin(
+        muster().args(["users", "add", "dave", "--role", "viewer", "--password-stdin", "--database", &url]),
+        "short\n",
+    );
+    assert_one_line_failure(&output, "error: a password needs at least 10 characters");
+    let output = run(muster().args(["users", "disable", "nobody", "--database", &url]));
+    assert_one_line_failure(&output, "error: no user 'nobody'");
+    let output = run(muster()
+        .args(["tokens", "create", "--role", "admin", "--name", "x", "--user", "alice"])
+        .args(["--database", &url]));
+    assert_one_line_failure(&output, "error: user 'alice' does not have the admin role");
+    let output = run(muster().args(["tokens", "revoke", "42", "--database", &url]));
+    assert_one_line_failure(&output, "error: no token 42");
+
+    // None of the refused users exist.
+    let list = ok(&url, &["users", "list"]);
+    assert_eq!(list.lines().count(), 2, "{list}");
+}
+
+#[test]
+fn tokens_create_list_and_revoke() {
+    let dir = TempDir::new().unwrap();
+    let url = sqlite_url(&dir.path().join("m.db"));
+    ok(&url, &["users", "add", "alice", "--role", "analyst"]);
+
+    let out = ok(&url, &["tokens", "create", "--role", "ingest", "--name", "edr feed", "--expires", "30"]);
+    let secret = last_line(&out).to_owned();
+    assert!(secret.starts_with("mst_") && secret.len() > 40 && !secret.contains(' '), "{out}");
+    assert!(out.lines().count() >= 2, "a description comes first: {out}");
+    let out = ok(&url, &["tokens", "create", "--role", "analyst", "--name", "alice's", "--user", "alice"]);
+    let owned = last_line(&out).to_owned();
+    assert!(owned.starts_with("mst_") && owned != secret, "{out}");
+
+    let list = ok(&url, &["tokens", "list"]);
+    assert!(list.starts_with("ID "), "{list}");
+    assert!(!list.contains(&secret) && !list.contains(&owned), "{list}");
+    let rows: Vec<&str> = list.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{list}");
+    let feed = rows.iter().find(|row| row.contains("edr feed")).unwrap();
+    assert!(feed.starts_with("1 ") && feed.contains("ingest") && feed.contains("(service)"), "{feed}");
+    assert!(feed.trim_end().ends_with("active"), "{feed}");
+    let alices = rows.iter().find(|row| row.contains("alice's")).unwrap();
+    assert!(alices.contains(" alice ") && alices.contains("analyst"), "{alices}");
+
+    assert!(ok(&url, &["tokens", "revoke", "1"]).contains("revoked token #1"));
+    let list = ok(&url, &["tokens", "list"]);
+    let feed = list.lines().find(|row| row.contains("edr feed")).unwrap();
+    assert!(feed.trim_end().ends_with("revoked"), "{list}");
+    let alices = list.lines().find(|row| row.contains("alice's")).unwrap();
+    assert!(alices.trim_end().ends_with("active"), "{list}");
+}
+
+#[test]
+fn users_disable_enable_and_reset_password() {
+    let dir = TempDir::new().unwrap();
+    let database = dir.path().join("m.db");
+    let url = sqlite_url(&database);
+    ok(&url, &["users", "add", "alice", "--role", "analyst"]);
+
+    ok(&url, &["users", "disable", "alice"]);
+    assert_eq!(user_row(&ok(&url, &["users", "list"]), "alice")[3], "no");
+    assert!(!stored_user(&database, "alice").enabled);
+    ok(&url, &["users", "enable", "alice"]);
+    assert_eq!(user_row(&ok(&url, &["users", "list"]), "alice")[3], "yes");
+
+    let out = ok(&url, &["users", "reset-password", "alice"]);
+    let generated = last_line(&out);
+    assert!(verify_password(generated, &stored_user(&database, "alice").password_hash), "{out}");
+
+    let output = run_with_stdin(
+        muster().args(["users", "reset-password", "alice", "--password-stdin", "--database", &url]),
+        "a brand new passphrase\n",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("passphrase"), "{}", stdout(&output));
+    let hash = stored_user(&database, "alice").password_hash;
+    assert!(verify_password("a brand new passphrase", &hash));
+    assert!(!verify_password(generated, &hash));
+}
+
+/// The one-time password in the first start's output: the line after the one announcing it.
+fn first_admin_password(stdout: &str) -> Option<String> {
+    let mut lines = stdout.lines().skip_while(|line| !line.contains("one-time password"));
+    lines.next()?;
+    lines.map(str::trim).find(|line| !line.is_empty()).map(str::to_owned)
+}
+
+#[test]
+fn first_serve_prints_the_admin_password_once() {
+    let dir = TempDir::new().unwrap();
+    let database = dir.path().join("muster.db");
+
+    let server = Server::start_on(&database);
+    let address = server.address.clone();
+    let first = server.terminate();
+    assert!(first.status.success(), "exit {}; stderr: {}", first.status, first.stderr);
+    let password = first_admin_password(&first.stdout).unwrap_or_else(|| panic!("stdout: {}", first.stdout));
+    assert!(password.len() >= 10, "{}", first.stdout);
+    assert_eq!(first.stdout.matches(&password).count(), 1, "{}", first.stdout);
+    assert!(first.stdout.contains(&format!("http://{address}/login")), "{}", first.stdout);
+    assert!(first.stdout.contains("muster users reset-password admin"), "{}", first.stdout);
+    assert!(!first.stderr.contains(&password), "the password reached the log: {}", first.stderr);
+
+    let admin = stored_user(&database, "admin");
+    assert!(verify_password(&password, &admin.password_hash));
+    assert!(admin.enabled);
+    assert_eq!(user_row(&ok(&sqlite_url(&database), &["users", "list"]), "admin")[2], "admin");
+
+    let second = Server::start_on(&database).terminate();
+    assert!(second.status.success(), "exit {}; stderr: {}", second.status, second.stderr);
+    assert!(!second.stdout.to_lowercase().contains("password"), "{}", second.stdout);
+    assert!(!second.stdout.contains(&password) && !second.stderr.contains(&password));
+    // Still the same admin, with the same password.
+    assert!(verify_password(&password, &stored_user(&database, "admin").password_hash));
+}
+
+#[test]
+fn serve_creates_no_admin_when_users_exist() {
+    let dir = TempDir::new().unwrap();
+    let database = dir.path().join("muster.db");
+    ok(&sqlite_url(&database), &["users", "add", "alice", "--role", "admin"]);
+    let stopped = Server::start_on(&database).terminate();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert!(!stopped.stdout.to_lowercase().contains("password"), "{}", stopped.stdout);
+    let list = ok(&sqlite_url(&database), &["users", "list"]);
+    assert!(!list.lines().any(|line| line.starts_with("admin ")), "{list}");
+}
