@@ -11,7 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::alert::Alert;
-use crate::enums::GraphEnum;
+use crate::enums::{EvidenceVerdict, GraphEnum};
 use crate::evidence::{Evidence, FileDetails, IpEvidence, UserAccount};
 
 /// What kind of thing a key names.
@@ -85,11 +85,15 @@ pub struct EntityKey {
     pub value: String,
     /// The name as a tool wrote it, for people.
     pub display: String,
+    /// Context rather than a finding: the image of a process that ran (every machine runs
+    /// `cmd.exe`). Stored and searchable, but correlation does not link on it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub contextual: bool,
 }
 
 impl EntityKey {
     fn new(kind: EntityKind, value: String, display: &str) -> Self {
-        Self { kind, value, display: display.trim().to_owned() }
+        Self { kind, value, display: display.trim().to_owned(), contextual: false }
     }
 
     /// Whether this key links alerts by default: private and special IP addresses are shared by too
@@ -265,7 +269,11 @@ fn evidence_keys(ev: &Evidence, out: &mut Vec<EntityKey>) {
         Evidence::Ip(ip) => out.extend(ip_key(ip)),
         Evidence::File(f) => out.extend(f.file_details.as_ref().and_then(file_key)),
         Evidence::Process(p) => {
-            out.extend(p.image_file.as_ref().and_then(file_key));
+            let finding = matches!(p.verdict, Some(EvidenceVerdict::Malicious | EvidenceVerdict::Suspicious));
+            out.extend(p.image_file.as_ref().and_then(file_key).map(|mut key| {
+                key.contextual = !finding;
+                key
+            }));
             out.extend(p.user_account.as_ref().and_then(account_key));
             // A process instance is only identifiable with its device and start time.
             if let (Some(pid), Some(start), Some(device)) =
@@ -325,7 +333,8 @@ pub fn entity_keys(alert: &Alert) -> Vec<EntityKey> {
     for ev in &alert.evidence {
         evidence_keys(ev, &mut out);
     }
-    out.sort_by(|a, b| (a.kind, &a.value).cmp(&(b.kind, &b.value)));
+    // A key that is a finding somewhere in the alert wins over the same key as context.
+    out.sort_by(|a, b| (a.kind, &a.value, a.contextual).cmp(&(b.kind, &b.value, b.contextual)));
     out.dedup_by(|a, b| a.kind == b.kind && a.value == b.value);
     out
 }

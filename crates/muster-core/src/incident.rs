@@ -101,7 +101,7 @@ pub struct Incident {
 }
 
 /// What Muster keeps about an incident beyond the Graph resource.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct IncidentMeta {
     /// Bumped on every change; the ETag. Zero until first stored.
     pub version: i64,
@@ -109,6 +109,8 @@ pub struct IncidentMeta {
     pub name_locked: bool,
     /// A person set the severity; the roll-up no longer replaces it.
     pub severity_locked: bool,
+    /// The running totals of its alerts, from which the roll-ups are derived.
+    pub rollup: crate::rollup::RollupState,
 }
 
 impl Incident {

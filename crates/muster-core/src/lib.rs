@@ -4,6 +4,7 @@
 pub mod access;
 pub mod alert;
 pub mod assessment;
+pub mod correlation;
 pub mod entity;
 pub mod enums;
 pub mod evidence;
@@ -11,6 +12,8 @@ pub mod history;
 pub mod ids;
 pub mod incident;
 pub mod json;
+pub mod naming;
+pub mod rollup;
 pub mod source;
 pub mod store;
 pub mod time;

@@ -39,6 +39,7 @@ fn incident_row(row: &PgRow) -> StoreResult<Incident> {
         version: row.try_get("version").map_err(backend)?,
         name_locked: row.try_get("name_locked").map_err(backend)?,
         severity_locked: row.try_get("severity_locked").map_err(backend)?,
+        rollup: Default::default(),
     };
     let body: String = row.try_get("body").map_err(backend)?;
     incident_from_row(&body, meta)
@@ -541,6 +542,14 @@ impl IncidentStore for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         if !batch.incidents.is_empty() {
             Self::write_incidents(&mut tx, &batch.incidents).await?;
+        }
+        for (from, into) in &batch.relinks {
+            sqlx::query("UPDATE alerts SET incident_id = $1 WHERE incident_id = $2")
+                .bind(into.get())
+                .bind(from.get())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
         }
         if !batch.alerts.is_empty() {
             Self::write_alerts(&mut tx, &batch.alerts).await?;

@@ -166,6 +166,7 @@ async fn repeated_records_in_a_batch_end_as_on_sqlite() {
             alert("a-2", "ws-02", 12, 3, false),
             alert("a-1", "ws-09", 11, 3, true),
         ],
+        relinks: vec![],
         history: (0..5)
             .map(|n| NewHistoryEntry::new(iid(5), at(n), Actor::user(format!("user-{n}")), HistoryKind::Updated))
             .collect(),

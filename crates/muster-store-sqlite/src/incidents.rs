@@ -25,6 +25,7 @@ fn incident_row(row: &SqliteRow) -> StoreResult<Incident> {
         version: row.try_get("version").map_err(backend)?,
         name_locked: row.try_get("name_locked").map_err(backend)?,
         severity_locked: row.try_get("severity_locked").map_err(backend)?,
+        rollup: Default::default(),
     };
     let body: String = row.try_get("body").map_err(backend)?;
     incident_from_row(&body, meta)
@@ -309,6 +310,14 @@ impl IncidentStore for SqliteStore {
         let mut tx = self.writer.begin().await.map_err(backend)?;
         for incident in &batch.incidents {
             Self::write_incident(&mut tx, incident).await?;
+        }
+        for (from, into) in &batch.relinks {
+            sqlx::query("UPDATE alerts SET incident_id = ? WHERE incident_id = ?")
+                .bind(into.get())
+                .bind(from.get())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
         }
         for alert in &batch.alerts {
             Self::write_alert(&mut tx, alert).await?;

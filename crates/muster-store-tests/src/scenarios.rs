@@ -71,6 +71,7 @@ pub async fn batches_are_atomic(store: &dyn Store) {
         incidents: vec![incident(2, 5), incident(1, 5)],
         alerts: vec![stored(alert("a-1", "ws-01", "alice", 5), 2)],
         history: vec![NewHistoryEntry::new(iid(2), at(5), Actor::correlation(), HistoryKind::Created)],
+        relinks: vec![],
     };
     assert!(store.write(&batch).await.is_err());
     assert!(store.incident(iid(2)).await.unwrap().is_none());
@@ -88,7 +89,7 @@ pub async fn alerts_and_entity_keys(store: &dyn Store) {
         .write(&WriteBatch {
             incidents: vec![incident(1, 20)],
             alerts: vec![stored(a1.clone(), 1), pinned.clone()],
-            history: vec![],
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -174,7 +175,12 @@ pub async fn keyset_paging_is_stable(store: &dyn Store) {
 pub async fn comments_accumulate(store: &dyn Store) {
     let a = alert("c-1", "h", "u", 0);
     store
-        .write(&WriteBatch { incidents: vec![incident(1, 0)], alerts: vec![stored(a.clone(), 1)], history: vec![] })
+        .write(&WriteBatch {
+            incidents: vec![incident(1, 0)],
+            alerts: vec![stored(a.clone(), 1)],
+            history: vec![],
+            relinks: vec![],
+        })
         .await
         .unwrap();
     let c = |text: &str, minutes| AlertComment {
@@ -278,7 +284,12 @@ pub async fn hostile_text_is_stored_verbatim(store: &dyn Store) {
     let mut a = alert("'; DELETE FROM alerts; --", "h", nasty, 0);
     a.title = nasty.into();
     store
-        .write(&WriteBatch { incidents: vec![i.clone()], alerts: vec![stored(a.clone(), 1)], history: vec![] })
+        .write(&WriteBatch {
+            incidents: vec![i.clone()],
+            alerts: vec![stored(a.clone(), 1)],
+            history: vec![],
+            relinks: vec![],
+        })
         .await
         .unwrap();
     assert_eq!(store.incident(iid(1)).await.unwrap().unwrap().display_name.as_deref(), Some(nasty));
@@ -454,4 +465,36 @@ pub async fn sessions_live_and_end(store: &dyn Store) {
     assert_eq!(removed, 1);
     assert!(store.session("b2").await.unwrap().is_none());
     assert!(store.session("b1").await.unwrap().is_some());
+}
+
+/// A merge relinks every alert of one incident to another in the same commit.
+pub async fn merges_relink_alerts(store: &dyn Store) {
+    let a = alert("m-1", "ws-01", "alice", 0);
+    let b = alert("m-2", "ws-02", "bob", 1);
+    store
+        .write(&WriteBatch {
+            incidents: vec![incident(1, 0), incident(2, 1)],
+            alerts: vec![stored(a.clone(), 1), stored(b.clone(), 2)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut survivor = incident(1, 1);
+    survivor.meta.version = 2;
+    survivor.meta.rollup.alert_count = 2;
+    let mut gone = incident(2, 1);
+    gone.meta.version = 2;
+    gone.status = IncidentStatus::Redirected;
+    gone.redirect_incident_id = Some(iid(1));
+    store
+        .write(&WriteBatch { incidents: vec![survivor, gone], relinks: vec![(iid(2), iid(1))], ..Default::default() })
+        .await
+        .unwrap();
+    let alerts = store.alerts_of_incident(iid(1), &page(10)).await.unwrap();
+    assert_eq!(alerts.len(), 2);
+    assert!(store.alerts_of_incident(iid(2), &page(10)).await.unwrap().is_empty());
+    let back = store.incident(iid(1)).await.unwrap().unwrap();
+    assert_eq!(back.meta.rollup.alert_count, 2, "roll-up totals are kept with the incident");
+    let redirected = store.incident(iid(2)).await.unwrap().unwrap();
+    assert_eq!(redirected.redirect_incident_id, Some(iid(1)));
 }

@@ -45,4 +45,5 @@ contract!(
     audit_log_reads_newest_first,
     enums_survive_storage,
     sessions_live_and_end,
+    merges_relink_alerts,
 );

@@ -48,7 +48,10 @@ impl IncidentColumns {
         let mut stripped = incident.clone();
         stripped.comments.clear();
         stripped.alerts = None;
-        let body = serde_json::to_string(&stripped).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut body = json_map(&stripped)?;
+        let rollup = serde_json::to_value(&incident.meta.rollup).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        body.insert(ROLLUP_PROPERTY.to_owned(), rollup);
+        let body = Value::Object(body).to_string();
         let mut facets = Vec::new();
         for (facet, values) in incident.facets() {
             let mut values = values;
@@ -82,11 +85,28 @@ impl IncidentColumns {
     }
 }
 
-/// Rebuilds an incident from its stored body and bookkeeping columns.
+/// The body property that carries an incident's roll-up totals. An annotation, so it never
+/// reaches a client even if a body were sent as is.
+const ROLLUP_PROPERTY: &str = "@muster.rollup";
+
+fn json_map<T: serde::Serialize>(value: &T) -> Result<serde_json::Map<String, Value>, StoreError> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(StoreError::Corrupt("a resource did not serialise to an object".into())),
+        Err(e) => Err(StoreError::Corrupt(e.to_string())),
+    }
+}
+
+/// Rebuilds an incident from its stored body and bookkeeping columns (the roll-up totals come
+/// from the body; `meta.rollup` is ignored).
 pub fn incident_from_row(body: &str, meta: IncidentMeta) -> Result<Incident, StoreError> {
-    let value: Value = serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut value: Value = serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let rollup = match value.as_object_mut().and_then(|map| map.remove(ROLLUP_PROPERTY)) {
+        Some(raw) => serde_json::from_value(raw).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        None => Default::default(),
+    };
     let mut incident = Incident::from_json_value(value).map_err(|e| StoreError::Corrupt(e.message))?;
-    incident.meta = meta;
+    incident.meta = IncidentMeta { rollup, ..meta };
     Ok(incident)
 }
 

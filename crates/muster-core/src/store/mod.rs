@@ -49,11 +49,13 @@ pub struct WriteBatch {
     /// Upserted, with their entity keys recomputed from evidence.
     pub alerts: Vec<StoredAlert>,
     pub history: Vec<NewHistoryEntry>,
+    /// Every alert of the first incident moves to the second (a merge), before `alerts` are written.
+    pub relinks: Vec<(IncidentId, IncidentId)>,
 }
 
 impl WriteBatch {
     pub fn is_empty(&self) -> bool {
-        self.incidents.is_empty() && self.alerts.is_empty() && self.history.is_empty()
+        self.incidents.is_empty() && self.alerts.is_empty() && self.history.is_empty() && self.relinks.is_empty()
     }
 }
 

@@ -1,0 +1,506 @@
+//! The correlation engine: decides, alert by alert, which incident each belongs to. Pure and
+//! deterministic: the same stream gives the same incidents whatever the batch sizes, and it keeps
+//! only the window's worth of recent keys, measured back from the latest activity it has seen.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::config::CorrelationConfig;
+use super::noise::{NoiseTracker, PairVerdict};
+use crate::entity::EntityKind;
+use crate::enums::{AlertClassification, AlertDetermination, CorrelationReasons};
+use crate::ids::IncidentId;
+use crate::time::Timestamp;
+
+/// A normalised entity key as correlation links on it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LinkKey {
+    pub kind: EntityKind,
+    pub value: String,
+}
+
+impl LinkKey {
+    pub fn new(kind: EntityKind, value: impl Into<String>) -> Self {
+        Self { kind, value: value.into() }
+    }
+
+    /// Devices and user accounts carry unrelated activity all day; they link in the shorter window.
+    fn is_busy(&self) -> bool {
+        matches!(self.kind, EntityKind::Device | EntityKind::User)
+    }
+
+    /// What a link through this key says about the relation.
+    fn reason(&self) -> CorrelationReasons {
+        match self.kind {
+            EntityKind::Device | EntityKind::User | EntityKind::Mailbox => CorrelationReasons::SAME_ASSET,
+            _ => CorrelationReasons::SHARED_INDICATORS,
+        }
+    }
+
+    fn text(&self) -> String {
+        format!("{}:{}", self.kind.as_str(), self.value)
+    }
+}
+
+/// Where a stored alert already is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub incident: IncidentId,
+    /// A person put it there: correlation never moves it.
+    pub pinned: bool,
+}
+
+/// What the engine needs to know of one alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertFacts {
+    pub id: String,
+    pub at: Timestamp,
+    /// The detector: service source and detector id (or title).
+    pub detector: String,
+    /// Its linking keys, sorted and distinct.
+    pub keys: Vec<LinkKey>,
+    /// Lower-cased device groups of its devices.
+    pub device_groups: Vec<String>,
+    /// Set when the alert is stored already (sent again, or reloaded at start-up).
+    pub placed: Option<Placement>,
+}
+
+/// What decides whether correlation may add to an incident, or merge it with another.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentFacts {
+    /// Resolved or redirected: correlation never reopens it.
+    pub closed: bool,
+    /// Lower-cased assignee.
+    pub assigned_to: Option<String>,
+    pub classification: Option<AlertClassification>,
+    pub determination: Option<AlertDetermination>,
+    pub device_groups: BTreeSet<String>,
+    pub alert_count: u64,
+    /// Holds one recurring (detector, entity) pair's alerts: never merged with an attack.
+    pub recurring: bool,
+}
+
+impl IncidentFacts {
+    /// Whether two incidents may become one automatically.
+    fn mergeable_with(&self, other: &IncidentFacts) -> bool {
+        let groups_meet = self.device_groups.is_empty()
+            || other.device_groups.is_empty()
+            || !self.device_groups.is_disjoint(&other.device_groups);
+        !self.closed
+            && !other.closed
+            && !self.recurring
+            && !other.recurring
+            && self.assigned_to == other.assigned_to
+            && self.classification == other.classification
+            && self.determination == other.determination
+            && groups_meet
+    }
+}
+
+/// Where one alert went, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub alert_id: String,
+    pub incident: IncidentId,
+    /// The incident was opened for this alert.
+    pub created: bool,
+    pub reasons: CorrelationReasons,
+    /// The alert is a recurring pair's, grouped apart from attacks.
+    pub recurring: bool,
+}
+
+/// One incident folded into an older one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merge {
+    pub from: IncidentId,
+    pub into: IncidentId,
+    pub reasons: CorrelationReasons,
+}
+
+/// What one call to [`Engine::process`] decided.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Step {
+    pub decisions: Vec<Decision>,
+    pub merges: Vec<Merge>,
+}
+
+/// Which incidents saw a key, and when.
+#[derive(Debug, Clone, Copy)]
+struct Sighting {
+    incident: IncidentId,
+    first: i64,
+    last: i64,
+}
+
+/// How often the engine forgets what fell out of its memory.
+const PRUNE_EVERY: usize = 10_000;
+
+/// The correlation engine. Its state is the window's worth of keys and the noise history.
+#[derive(Debug)]
+pub struct Engine {
+    config: CorrelationConfig,
+    excluded: HashSet<String>,
+    next_id: i64,
+    /// The latest activity time seen, in seconds: "now" for the engine's memory.
+    high_water: i64,
+    keys: HashMap<LinkKey, Vec<Sighting>>,
+    noise: NoiseTracker,
+    /// The open incident of each recurring (detector, key) pair, and when it last grew.
+    recurring: HashMap<String, (IncidentId, i64)>,
+    incidents: HashMap<IncidentId, IncidentFacts>,
+    redirects: HashMap<IncidentId, IncidentId>,
+    /// The distinct devices, users and mailboxes each key was seen with (hashed), and when:
+    /// a key seen alongside too many of them is prevalent (a proxy, a domain controller).
+    companions: HashMap<LinkKey, HashMap<u64, i64>>,
+    since_prune: usize,
+}
+
+impl Engine {
+    /// An engine that numbers new incidents after `max_incident_id`.
+    pub fn new(config: CorrelationConfig, max_incident_id: i64) -> Self {
+        let excluded = config.exclusions.iter().map(|e| e.trim().to_lowercase()).collect();
+        Self {
+            config,
+            excluded,
+            next_id: max_incident_id + 1,
+            high_water: i64::MIN,
+            keys: HashMap::new(),
+            noise: NoiseTracker::default(),
+            recurring: HashMap::new(),
+            incidents: HashMap::new(),
+            redirects: HashMap::new(),
+            companions: HashMap::new(),
+            since_prune: 0,
+        }
+    }
+
+    pub fn config(&self) -> &CorrelationConfig {
+        &self.config
+    }
+
+    /// The facts the engine holds about an incident, if it remembers it.
+    pub fn incident(&self, id: IncidentId) -> Option<&IncidentFacts> {
+        self.incidents.get(&self.resolve(id))
+    }
+
+    /// Follows merges to the surviving incident.
+    pub fn resolve(&self, mut id: IncidentId) -> IncidentId {
+        while let Some(next) = self.redirects.get(&id) {
+            id = *next;
+        }
+        id
+    }
+
+    /// Tells the engine about an incident it must respect: people changed its status, assignee or
+    /// classification, or it was loaded at start-up.
+    pub fn incident_changed(&mut self, id: IncidentId, facts: IncidentFacts) {
+        self.incidents.insert(id, facts);
+    }
+
+    /// A person moved an alert: it is pinned to `to`, and its keys now point there.
+    pub fn pin(&mut self, alert: &AlertFacts, to: IncidentId) {
+        let at = alert.at.micros() / 1_000_000;
+        for key in &alert.keys {
+            self.sight(key, to, at);
+        }
+        if let Some(facts) = self.incidents.get_mut(&to) {
+            facts.alert_count += 1;
+        }
+    }
+
+    /// A person merged `from` into `into`.
+    pub fn merged(&mut self, from: IncidentId, into: IncidentId) {
+        if from == into {
+            return;
+        }
+        self.redirects.insert(from, into);
+        let moved = self.incidents.get(&from).cloned().unwrap_or_default();
+        if let Some(f) = self.incidents.get_mut(&from) {
+            f.closed = true;
+        }
+        let target = self.incidents.entry(into).or_default();
+        target.alert_count += moved.alert_count;
+        target.device_groups.extend(moved.device_groups);
+    }
+
+    /// Replays a stored alert at start-up: it stays where it is, and the engine's memory (keys,
+    /// noise history) becomes what it would be had it never stopped.
+    pub fn restore(&mut self, alert: &AlertFacts) {
+        let Some(placed) = alert.placed else { return };
+        let at = alert.at.micros() / 1_000_000;
+        self.high_water = self.high_water.max(at);
+        let keys = self.linking_keys(alert);
+        for key in &keys {
+            self.noise.observe(&pair_name(&alert.detector, key), at, &self.config);
+        }
+        self.accompany(&keys, at);
+        let incident = self.resolve(placed.incident);
+        let recurring = self.incidents.get(&incident).is_some_and(|f| f.recurring);
+        if recurring {
+            if let Some(first) = keys.first() {
+                self.remember_recurring(pair_name(&alert.detector, first), incident, at);
+            }
+        } else {
+            for key in &keys {
+                self.sight(key, incident, at);
+            }
+        }
+        self.next_id = self.next_id.max(incident.get() + 1);
+    }
+
+    /// Decides the incident of each alert, in order.
+    pub fn process(&mut self, alerts: &[AlertFacts]) -> Step {
+        let mut step = Step::default();
+        for alert in alerts {
+            let decision = self.place(alert, &mut step.merges);
+            step.decisions.push(decision);
+            self.since_prune += 1;
+            if self.since_prune >= PRUNE_EVERY {
+                self.prune();
+            }
+        }
+        step
+    }
+
+    fn linking_keys(&self, alert: &AlertFacts) -> Vec<LinkKey> {
+        alert.keys.iter().filter(|k| !self.excluded.contains(&k.text())).cloned().collect()
+    }
+
+    fn place(&mut self, alert: &AlertFacts, merges: &mut Vec<Merge>) -> Decision {
+        let at = alert.at.micros() / 1_000_000;
+        self.high_water = self.high_water.max(at);
+        let keys = self.linking_keys(alert);
+
+        // An alert sent again stays where it is (pinned or not); its keys point there.
+        if let Some(placed) = alert.placed {
+            let incident = self.resolve(placed.incident);
+            if !self.incidents.get(&incident).is_some_and(|f| f.recurring) {
+                for key in &keys {
+                    self.sight(key, incident, at);
+                }
+            }
+            return Decision {
+                alert_id: alert.id.clone(),
+                incident,
+                created: false,
+                reasons: CorrelationReasons::empty(),
+                recurring: false,
+            };
+        }
+
+        if keys.is_empty() {
+            let incident = self.open(alert, false);
+            return self.decision(alert, incident, true, CorrelationReasons::empty(), false);
+        }
+
+        self.accompany(&keys, at);
+        let mut verdicts = Vec::with_capacity(keys.len());
+        for key in &keys {
+            verdicts.push(self.noise.observe(&pair_name(&alert.detector, key), at, &self.config));
+        }
+        if verdicts.iter().all(|v| *v == PairVerdict::Recurring) {
+            return self.place_recurring(alert, &keys[0], at);
+        }
+
+        let candidates = self.candidates(&keys, at);
+        let Some((&survivor, _)) = candidates.iter().next() else {
+            let incident = self.open(alert, false);
+            for key in &keys {
+                self.sight(key, incident, at);
+            }
+            return self.decision(alert, incident, true, CorrelationReasons::empty(), false);
+        };
+        let mut reasons = CorrelationReasons::TEMPORAL_PROXIMITY;
+        for (&other, why) in &candidates {
+            reasons |= *why;
+            if other == survivor {
+                continue;
+            }
+            let (Some(a), Some(b)) = (self.incidents.get(&survivor), self.incidents.get(&other)) else { continue };
+            if a.mergeable_with(b) {
+                self.merged(other, survivor);
+                merges.push(Merge {
+                    from: other,
+                    into: survivor,
+                    reasons: *why | CorrelationReasons::TEMPORAL_PROXIMITY,
+                });
+            }
+        }
+        let facts = self.incidents.entry(survivor).or_default();
+        facts.alert_count += 1;
+        facts.device_groups.extend(alert.device_groups.iter().cloned());
+        for key in &keys {
+            self.sight(key, survivor, at);
+        }
+        self.decision(alert, survivor, false, reasons, false)
+    }
+
+    fn place_recurring(&mut self, alert: &AlertFacts, first_key: &LinkKey, at: i64) -> Decision {
+        let pair = pair_name(&alert.detector, first_key);
+        let reasons = CorrelationReasons::REPEATED_ALERT_OCCURRENCE;
+        let open = self.recurring.get(&pair).copied().and_then(|(incident, last)| {
+            let incident = self.resolve(incident);
+            let facts = self.incidents.get(&incident)?;
+            let fits = (at - last).abs() <= self.config.window_secs && self.takes_more(facts);
+            fits.then_some(incident)
+        });
+        let (incident, created) = match open {
+            Some(incident) => {
+                let facts = self.incidents.entry(incident).or_default();
+                facts.alert_count += 1;
+                facts.device_groups.extend(alert.device_groups.iter().cloned());
+                (incident, false)
+            }
+            None => (self.open(alert, true), true),
+        };
+        self.remember_recurring(pair, incident, at);
+        self.decision(alert, incident, created, reasons, true)
+    }
+
+    fn remember_recurring(&mut self, pair: String, incident: IncidentId, at: i64) {
+        let entry = self.recurring.entry(pair).or_insert((incident, at));
+        if entry.0 == incident {
+            entry.1 = entry.1.max(at);
+        } else {
+            *entry = (incident, at);
+        }
+    }
+
+    /// Open, non-recurring incidents that saw one of the keys within its window, oldest first,
+    /// with the reasons that link them. Prevalent keys are skipped.
+    fn candidates(&self, keys: &[LinkKey], at: i64) -> BTreeMap<IncidentId, CorrelationReasons> {
+        let mut out: BTreeMap<IncidentId, CorrelationReasons> = BTreeMap::new();
+        for key in keys {
+            let Some(sightings) = self.keys.get(key) else { continue };
+            let window = if key.is_busy() { self.config.busy_window_secs } else { self.config.window_secs };
+            let live: BTreeSet<IncidentId> = sightings
+                .iter()
+                .filter(|s| at >= s.first - window && at <= s.last + window)
+                .map(|s| self.resolve(s.incident))
+                .collect();
+            if live.len() > self.config.prevalence_limit || self.is_prevalent(key) {
+                continue;
+            }
+            for incident in live {
+                let eligible =
+                    self.incidents.get(&incident).is_some_and(|f| !f.closed && !f.recurring && self.takes_more(f));
+                if eligible {
+                    *out.entry(incident).or_default() |= key.reason();
+                }
+            }
+        }
+        out
+    }
+
+    /// Records which assets each key was seen with.
+    fn accompany(&mut self, keys: &[LinkKey], at: i64) {
+        let limit = self.config.prevalence_limit;
+        let assets: Vec<(u64, &LinkKey)> = keys
+            .iter()
+            .filter(|k| matches!(k.kind, EntityKind::Device | EntityKind::User | EntityKind::Mailbox))
+            .map(|k| (hash_key(k), k))
+            .collect();
+        for key in keys {
+            for (hash, asset) in &assets {
+                if *asset == key {
+                    continue;
+                }
+                let seen = self.companions.entry(key.clone()).or_default();
+                // Past the limit the key is prevalent; more names change nothing.
+                if seen.len() <= limit || seen.contains_key(hash) {
+                    let last = seen.entry(*hash).or_insert(at);
+                    *last = (*last).max(at);
+                }
+            }
+        }
+    }
+
+    fn is_prevalent(&self, key: &LinkKey) -> bool {
+        self.companions.get(key).is_some_and(|seen| seen.len() > self.config.prevalence_limit)
+    }
+
+    fn takes_more(&self, facts: &IncidentFacts) -> bool {
+        self.config.max_incident_alerts.is_none_or(|cap| facts.alert_count < cap)
+    }
+
+    fn open(&mut self, alert: &AlertFacts, recurring: bool) -> IncidentId {
+        let id = IncidentId::new(self.next_id).unwrap_or_else(|_| unreachable!("ids start at 1"));
+        self.next_id += 1;
+        let facts = IncidentFacts {
+            alert_count: 1,
+            device_groups: alert.device_groups.iter().cloned().collect(),
+            recurring,
+            ..IncidentFacts::default()
+        };
+        self.incidents.insert(id, facts);
+        id
+    }
+
+    fn decision(
+        &self,
+        alert: &AlertFacts,
+        incident: IncidentId,
+        created: bool,
+        reasons: CorrelationReasons,
+        recurring: bool,
+    ) -> Decision {
+        Decision { alert_id: alert.id.clone(), incident, created, reasons, recurring }
+    }
+
+    fn sight(&mut self, key: &LinkKey, incident: IncidentId, at: i64) {
+        let sightings = self.keys.entry(key.clone()).or_default();
+        match sightings.iter_mut().find(|s| s.incident == incident) {
+            Some(s) => {
+                s.first = s.first.min(at);
+                s.last = s.last.max(at);
+            }
+            None => sightings.push(Sighting { incident, first: at, last: at }),
+        }
+    }
+
+    /// Forgets keys, noise history and incidents that fell out of memory.
+    fn prune(&mut self) {
+        self.since_prune = 0;
+        let config = &self.config;
+        let high_water = self.high_water;
+        self.keys.retain(|key, sightings| {
+            let window = if key.is_busy() { config.busy_window_secs } else { config.window_secs };
+            sightings.retain(|s| s.last + window >= high_water);
+            !sightings.is_empty()
+        });
+        self.recurring.retain(|_, (_, last)| *last + config.window_secs >= high_water);
+        self.companions.retain(|_, seen| {
+            seen.retain(|_, last| *last + config.noise_lookback_secs >= high_water);
+            !seen.is_empty()
+        });
+        self.noise.prune(high_water, config);
+        let live: HashSet<IncidentId> =
+            self.keys.values().flatten().map(|s| s.incident).chain(self.recurring.values().map(|(i, _)| *i)).collect();
+        let redirects = &self.redirects;
+        let resolve = |mut id: IncidentId| {
+            while let Some(next) = redirects.get(&id) {
+                id = *next;
+            }
+            id
+        };
+        let live: HashSet<IncidentId> = live.iter().flat_map(|i| [*i, resolve(*i)]).collect();
+        self.incidents.retain(|id, _| live.contains(id));
+        self.redirects.retain(|from, _| live.contains(from));
+    }
+
+    /// How much the engine holds: keys, noise pairs, incidents.
+    pub fn memory(&self) -> (usize, usize, usize) {
+        (self.keys.len(), self.noise.len(), self.incidents.len())
+    }
+}
+
+/// A stable hash of a key (the same in every process), to keep companion sets small.
+fn hash_key(key: &LinkKey) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
+}
+
+fn pair_name(detector: &str, key: &LinkKey) -> String {
+    format!("{detector}\u{1f}{}\u{1f}{}", key.kind.as_str(), key.value)
+}

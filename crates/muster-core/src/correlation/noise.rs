@@ -1,0 +1,115 @@
+//! Recurring noise: the rate history of each (detector, entity) pair. A pair that was already seen
+//! well before now is background, unless it is bursting far above its own busiest earlier bucket.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::config::CorrelationConfig;
+
+/// What a pair's history says about one more alert of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairVerdict {
+    /// Never (or only just) seen: not background.
+    Novel,
+    /// Seen before at its usual rate: background.
+    Recurring,
+    /// Seen before, but now far above its usual rate.
+    Burst,
+}
+
+#[derive(Debug, Default, Clone)]
+struct PairHistory {
+    /// Alerts per bucket.
+    buckets: BTreeMap<i64, u64>,
+}
+
+/// The rate histories, bucketed by activity time.
+#[derive(Debug, Default, Clone)]
+pub struct NoiseTracker {
+    pairs: HashMap<String, PairHistory>,
+}
+
+impl NoiseTracker {
+    /// Judges one more alert of `pair` at `at_secs` (before counting it), then counts it.
+    pub fn observe(&mut self, pair: &str, at_secs: i64, config: &CorrelationConfig) -> PairVerdict {
+        let bucket = at_secs.div_euclid(config.noise_bucket_secs);
+        let lookback = config.noise_lookback_secs / config.noise_bucket_secs;
+        let min_age = config.noise_min_age_secs.div_euclid(config.noise_bucket_secs);
+        let history = self.pairs.entry(pair.to_owned()).or_default();
+        let earlier = history.buckets.range(bucket - lookback..bucket);
+        let mut recurring = false;
+        let mut busiest = 0;
+        for (b, count) in earlier {
+            recurring |= *b <= bucket - min_age.max(1);
+            busiest = busiest.max(*count);
+        }
+        let current = history.buckets.entry(bucket).or_insert(0);
+        *current += 1;
+        if !recurring {
+            return PairVerdict::Novel;
+        }
+        let ceiling = config.burst_factor * busiest as f64 + config.burst_margin as f64;
+        if *current as f64 > ceiling {
+            PairVerdict::Burst
+        } else {
+            PairVerdict::Recurring
+        }
+    }
+
+    /// Forgets buckets older than the lookback before `high_water_secs`.
+    pub fn prune(&mut self, high_water_secs: i64, config: &CorrelationConfig) {
+        let oldest = (high_water_secs - config.noise_lookback_secs).div_euclid(config.noise_bucket_secs);
+        self.pairs.retain(|_, history| {
+            history.buckets = history.buckets.split_off(&oldest);
+            !history.buckets.is_empty()
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3600;
+
+    #[test]
+    fn a_new_pair_is_novel_and_stays_so_during_its_first_hours() {
+        let config = CorrelationConfig::default();
+        let mut t = NoiseTracker::default();
+        for minute in 0..(5 * 60) {
+            assert_eq!(t.observe("d|host", minute * 60, &config), PairVerdict::Novel, "minute {minute}");
+        }
+    }
+
+    #[test]
+    fn a_steady_pair_becomes_recurring_and_a_burst_stands_out() {
+        let config = CorrelationConfig::default();
+        let mut t = NoiseTracker::default();
+        // Every 10 minutes for a day.
+        for n in 0..(24 * 6) {
+            t.observe("av|srv", n * 600, &config);
+        }
+        assert_eq!(t.observe("av|srv", 24 * HOUR + 10, &config), PairVerdict::Recurring);
+        // A hundred more in the same hour: far above its usual six.
+        let verdicts: Vec<_> = (0..100).map(|n| t.observe("av|srv", 24 * HOUR + 20 + n, &config)).collect();
+        assert_eq!(verdicts.last(), Some(&PairVerdict::Burst));
+        assert!(verdicts.iter().take(30).all(|v| *v == PairVerdict::Recurring), "{verdicts:?}");
+    }
+
+    #[test]
+    fn old_history_is_forgotten() {
+        let config = CorrelationConfig::default();
+        let mut t = NoiseTracker::default();
+        t.observe("x", 0, &config);
+        t.prune(config.noise_lookback_secs + 2 * HOUR, &config);
+        assert!(t.is_empty());
+        assert_eq!(t.observe("x", config.noise_lookback_secs + 2 * HOUR, &config), PairVerdict::Novel);
+    }
+}
