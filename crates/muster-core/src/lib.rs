@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod history;
 pub mod ids;
 pub mod incident;
+pub mod ingest;
 pub mod json;
 pub mod naming;
 pub mod rollup;

@@ -126,8 +126,7 @@ fn an_alert_reaching_two_incidents_merges_them_into_the_older() {
 
 #[test]
 fn prevalent_keys_stop_linking() {
-    let mut config = CorrelationConfig::default();
-    config.prevalence_limit = 3;
+    let config = CorrelationConfig { prevalence_limit: 3, ..Default::default() };
     let mut e = Engine::new(config, 0);
     // Four unrelated incidents all talk to the proxy's public address.
     let mut alerts: Vec<AlertFacts> = (0..4)
@@ -144,8 +143,7 @@ fn prevalent_keys_stop_linking() {
 
 #[test]
 fn excluded_keys_never_link() {
-    let mut config = CorrelationConfig::default();
-    config.exclusions = vec!["device:jump-01".into()];
+    let config = CorrelationConfig { exclusions: vec!["device:jump-01".into()], ..Default::default() };
     let mut e = Engine::new(config, 0);
     let step =
         run(&mut e, &[alert("a", "x", 0, vec![device("jump-01")]), alert("b", "y", MIN, vec![device("jump-01")])]);
@@ -154,8 +152,7 @@ fn excluded_keys_never_link() {
 
 #[test]
 fn a_size_cap_opens_a_new_incident_for_the_overflow() {
-    let mut config = CorrelationConfig::default();
-    config.max_incident_alerts = Some(3);
+    let config = CorrelationConfig { max_incident_alerts: Some(3), ..Default::default() };
     let mut e = Engine::new(config, 0);
     let alerts: Vec<_> =
         (0..5).map(|n| alert(&format!("a{n}"), &format!("d{n}"), n * MIN, vec![device("ws-01")])).collect();
@@ -336,4 +333,19 @@ fn a_restart_changes_no_result() {
     }
     let got = placements(&run(&mut restarted, second_half));
     assert_eq!(got, expected);
+}
+
+#[test]
+fn alerts_sent_days_late_still_find_their_incident() {
+    let mut e = engine();
+    let mut stream = vec![alert("attack-w", "webshell", 30 * HOUR, vec![device("web-01")])];
+    // Three days of another host's alerts arrive in between (more than the engine's pruning
+    // interval, so its memory is trimmed meanwhile)...
+    stream.extend(
+        (0..13_000).map(|n| alert(&format!("w{n}"), &format!("w-det{}", n % 3), n * 20, vec![device("ws-01")])),
+    );
+    // ...then a second tool's alert of the attack, a day and a half "late".
+    stream.push(alert("attack-a", "new-log-line", 30 * HOUR + MIN, vec![device("web-01")]));
+    let step = run(&mut e, &stream);
+    assert_eq!(incident_of(&step, "attack-a"), incident_of(&step, "attack-w"));
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::middleware::from_fn_with_state;
 use axum::Router;
+use muster_core::correlation::CorrelationConfig;
 use muster_core::store::Store;
 use muster_core::time::{Clock, SystemClock};
 
@@ -16,6 +17,7 @@ pub mod accounts;
 mod api;
 pub mod auth;
 mod config;
+pub mod correlator;
 mod error;
 mod headers;
 mod middleware;
@@ -27,6 +29,7 @@ pub use error::{ApiError, ErrorCode, ErrorDetail, RequestIds};
 
 use auth::throttle::LoginThrottle;
 use auth::{AccessTable, Routes};
+use correlator::Correlator;
 
 /// What every handler can reach. Cheap to clone: everything is behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -37,6 +40,9 @@ pub struct AppState {
     /// The declared access of every route; filled in by `app`.
     pub access: AccessTable,
     pub throttle: Arc<LoginThrottle>,
+    pub correlation: Arc<CorrelationConfig>,
+    /// Built on first use (or by `warm_up`) from what storage holds.
+    correlator: Arc<tokio::sync::OnceCell<Arc<Correlator>>>,
 }
 
 impl AppState {
@@ -48,7 +54,30 @@ impl AppState {
             config: Arc::new(config),
             access: AccessTable::default(),
             throttle: Arc::new(LoginThrottle::with_defaults()),
+            correlation: Arc::new(CorrelationConfig::default()),
+            correlator: Arc::default(),
         }
+    }
+
+    pub fn with_correlation(mut self, config: CorrelationConfig) -> Self {
+        self.correlation = Arc::new(config);
+        self
+    }
+
+    /// The correlation engine, its memory rebuilt from storage the first time it is asked for.
+    pub async fn correlator(&self) -> Result<Arc<Correlator>, ApiError> {
+        let correlator = self
+            .correlator
+            .get_or_try_init(|| async {
+                Correlator::start(self.store.as_ref(), (*self.correlation).clone()).await.map(Arc::new)
+            })
+            .await?;
+        Ok(correlator.clone())
+    }
+
+    /// Loads the engine's window before the server reports ready.
+    pub async fn warm_up(&self) -> Result<(), ApiError> {
+        self.correlator().await.map(|_| ())
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -80,7 +80,7 @@ impl CorrelationConfig {
         if self.prevalence_limit == 0 {
             return Err("correlation.prevalence_limit must be at least 1".into());
         }
-        if !(self.burst_factor >= 1.0) {
+        if !self.burst_factor.is_finite() || self.burst_factor < 1.0 {
             return Err("correlation.burst_factor must be at least 1".into());
         }
         if self.max_incident_alerts == Some(0) {

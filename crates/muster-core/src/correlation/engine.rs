@@ -462,12 +462,14 @@ impl Engine {
         self.since_prune = 0;
         let config = &self.config;
         let high_water = self.high_water;
-        self.keys.retain(|key, sightings| {
-            let window = if key.is_busy() { config.busy_window_secs } else { config.window_secs };
-            sightings.retain(|s| s.last + window >= high_water);
+        // Everything is kept for the whole memory (the noise lookback), not just the link windows:
+        // a tool that sends yesterday's alerts late still finds yesterday's incidents.
+        let memory = config.memory_secs();
+        self.keys.retain(|_, sightings| {
+            sightings.retain(|s| s.last + memory >= high_water);
             !sightings.is_empty()
         });
-        self.recurring.retain(|_, (_, last)| *last + config.window_secs >= high_water);
+        self.recurring.retain(|_, (_, last)| *last + memory >= high_water);
         self.companions.retain(|_, seen| {
             seen.retain(|_, last| *last + config.noise_lookback_secs >= high_water);
             !seen.is_empty()

@@ -7,10 +7,13 @@ use crate::auth::Routes;
 use crate::error::{ApiError, ErrorCode};
 
 mod admin;
+mod alerts;
 mod health;
+mod incidents;
+mod paging;
 
 pub(crate) fn routes() -> Routes {
-    Routes::new().merge(health::routes()).merge(admin::routes())
+    Routes::new().merge(health::routes()).merge(admin::routes()).merge(alerts::routes()).merge(incidents::routes())
 }
 
 pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {

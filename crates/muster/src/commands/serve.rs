@@ -32,6 +32,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     tracing::info!("listening on http://{address}");
 
     let state = AppState::new(store, settings.server);
+    // Requests wait in the listen backlog while the engine reloads its window.
+    let started = std::time::Instant::now();
+    state.warm_up().await.map_err(|e| anyhow::anyhow!("cannot load the correlation window: {e}"))?;
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "correlation window loaded");
     muster_server::serve(listener, state, shutdown).await.context("server failed")?;
     database.close().await;
     tracing::info!("stopped");

@@ -1,0 +1,210 @@
+//! `/v1.0/security/alerts_v2`: ingest (one alert, a JSON array, or NDJSON) and the read side.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use muster_core::correlation::device_groups;
+use muster_core::store::{PageRequest, StoredAlert};
+use muster_core::Alert;
+use serde_json::{json, Map, Value};
+
+use super::paging::{base_url, decode_skiptoken, next_link, page_size, project, selection, ListQuery};
+use crate::auth::{Access, Principal, Routes, Scope};
+use crate::error::{ApiError, ErrorCode, ErrorDetail};
+use crate::AppState;
+
+const PATH: &str = "/v1.0/security/alerts_v2";
+const ALERT_TYPE: &str = "#microsoft.graph.security.alert";
+/// Alerts pages are clamped here, as Graph does.
+const MAX_TOP: u32 = 1000;
+
+pub(crate) fn routes() -> Routes {
+    Routes::new().post(PATH, Access::Ingest, ingest).get(PATH, Access::Read, list).get(
+        "/v1.0/security/alerts_v2/{id}",
+        Access::Read,
+        get_one,
+    )
+}
+
+/// One refused item of a batch.
+struct Refusal {
+    index: usize,
+    message: String,
+}
+
+/// A batch split into its valid alerts (with their index in the body) and its refusals.
+struct Batch {
+    alerts: Vec<(usize, Alert)>,
+    refused: Vec<Refusal>,
+}
+
+/// Splits a body into alerts: NDJSON by content type, else one JSON object or an array of them.
+/// Items that are not valid alerts are refused with their index; the rest go on.
+fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Batch, ApiError> {
+    let ndjson = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-ndjson") || v.starts_with("application/jsonl"));
+    let mut alerts = Vec::new();
+    let mut refused = Vec::new();
+    let mut take = |index: usize, parsed: Result<Alert, String>| match parsed {
+        Ok(alert) => alerts.push((index, alert)),
+        Err(message) => refused.push(Refusal { index, message }),
+    };
+    if ndjson {
+        let text = std::str::from_utf8(body)
+            .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "The NDJSON body is not UTF-8."))?;
+        for (index, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+            take(index, Alert::from_json(line.as_bytes()).map_err(|e| e.message));
+        }
+    } else {
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("The body is not JSON: {e}. Send one alert, an array, or NDJSON."),
+            )
+        })?;
+        match value {
+            Value::Array(items) => {
+                for (index, item) in items.into_iter().enumerate() {
+                    take(index, Alert::from_json_value(item).map_err(|e| e.message));
+                }
+            }
+            Value::Object(_) => take(0, Alert::from_json_value(value).map_err(|e| e.message)),
+            _ => return Err(ApiError::new(ErrorCode::InvalidRequest, "Send one alert object, an array, or NDJSON.")),
+        }
+    }
+    Ok(Batch { alerts, refused })
+}
+
+async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let Batch { alerts, refused } = parse_batch(&headers, &body)?;
+    if alerts.is_empty() {
+        let mut error = ApiError::new(
+            ErrorCode::InvalidRequest,
+            if refused.is_empty() {
+                "The batch holds no alert.".to_owned()
+            } else {
+                format!("All {} alerts were refused.", refused.len())
+            },
+        );
+        for r in refused.iter().take(1000) {
+            error = error.with_detail(ErrorDetail {
+                code: "invalidAlert".into(),
+                message: r.message.clone(),
+                target: Some(format!("[{}]", r.index)),
+            });
+        }
+        return Err(error);
+    }
+    let indexes: Vec<usize> = alerts.iter().map(|(i, _)| *i).collect();
+    let correlator = state.correlator().await?;
+    let accepted = correlator
+        .ingest(state.store.as_ref(), alerts.into_iter().map(|(_, a)| a).collect(), state.clock.now())
+        .await?;
+    let value: Vec<Value> = indexes
+        .iter()
+        .zip(&accepted)
+        .map(|(index, a)| json!({"index": index, "id": a.alert_id, "incidentId": a.incident_id.to_string()}))
+        .collect();
+    let errors: Vec<Value> = refused.iter().map(|r| json!({"index": r.index, "message": r.message})).collect();
+    let body = json!({"accepted": value.len(), "refused": errors.len(), "value": value, "errors": errors});
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// Whether a caller limited to device groups may see an alert: one of its devices is in them.
+pub(crate) fn alert_visible(scope: &Scope, alert: &Alert) -> bool {
+    scope.is_unrestricted() || scope.allows_groups(&device_groups(alert))
+}
+
+/// An alert as a client sees it.
+pub(crate) fn alert_json(stored: &StoredAlert) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("@odata.type".into(), Value::String(ALERT_TYPE.into()));
+    if let Ok(Value::Object(fields)) = serde_json::to_value(&stored.alert) {
+        map.extend(fields);
+    }
+    map
+}
+
+const ALERT_PROPERTIES: &[&str] = &[
+    "id",
+    "actorDisplayName",
+    "additionalData",
+    "alertPolicyId",
+    "alertWebUrl",
+    "assignedTo",
+    "categories",
+    "category",
+    "classification",
+    "comments",
+    "createdDateTime",
+    "customDetails",
+    "description",
+    "detectionSource",
+    "detectorId",
+    "determination",
+    "evidence",
+    "firstActivityDateTime",
+    "incidentId",
+    "incidentWebUrl",
+    "investigationState",
+    "lastActivityDateTime",
+    "lastUpdateDateTime",
+    "mitreTechniques",
+    "productName",
+    "providerAlertId",
+    "recommendedActions",
+    "resolvedDateTime",
+    "serviceSource",
+    "severity",
+    "status",
+    "systemTags",
+    "tenantId",
+    "threatDisplayName",
+    "threatFamilyName",
+    "title",
+];
+
+async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let top = page_size(query.top.as_deref(), 100, MAX_TOP, false)?;
+    let after = decode_skiptoken(query.skiptoken.as_deref())?;
+    let select = selection(query.select.as_deref(), &Map::new(), ALERT_PROPERTIES)?;
+    let page = state.store.list_alerts(&PageRequest { limit: top, after }).await?;
+    let next = (page.len() == top as usize).then(|| {
+        let last = &page[page.len() - 1];
+        let at = last.alert.activity_time().map(|t| t.micros()).unwrap_or_default();
+        next_link(&base_url(&state, &headers), PATH, &query, top, (at, &last.alert.id))
+    });
+    let items: Vec<Value> = page
+        .iter()
+        .filter(|a| alert_visible(&principal.scope, &a.alert))
+        .map(|a| Value::Object(project(alert_json(a), select.as_deref())))
+        .collect();
+    let mut body = json!({
+        "@odata.context": format!("{}/v1.0/$metadata#security/alerts_v2", base_url(&state, &headers)),
+        "value": items,
+    });
+    if let Some(next) = next {
+        body["@odata.nextLink"] = Value::String(next);
+    }
+    Ok(Json(body))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let stored = state.store.alert(&id).await?.filter(|a| alert_visible(&principal.scope, &a.alert));
+    let stored = stored.ok_or_else(|| ApiError::new(ErrorCode::ItemNotFound, format!("No alert with id '{id}'.")))?;
+    Ok(Json(Value::Object(alert_json(&stored))))
+}
