@@ -94,6 +94,21 @@ impl TestApp {
         self.sqlite.as_ref().expect("a SQLite app").close().await;
     }
 
+    /// Stops the server and starts a new one (fresh state, engine rebuilt) on the same database.
+    pub async fn restart(mut self) -> Self {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server result");
+        }
+        let mut next = Self::serve(self.store.clone(), ServerConfig::default()).await;
+        next._db = self._db.take();
+        next._dir = self._dir.take();
+        next.sqlite = self.sqlite.take();
+        next
+    }
+
     /// Stops the server and waits until it has; it must stop cleanly.
     pub async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
