@@ -221,6 +221,15 @@ async fn sessions_begin_and_end(app: TestApp) {
     app.clock.advance_secs(3 * 3600);
     assert_eq!(me(&again.cookie).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 
+    // Busy sessions end too, twelve hours after sign-in.
+    let busy = sign_in(&app, "alice@contoso.com").await;
+    for _ in 0..11 {
+        app.clock.advance_secs(3600);
+        assert_eq!(me(&busy.cookie).send().await.unwrap().status(), StatusCode::OK);
+    }
+    app.clock.advance_secs(3600 + 1);
+    assert_eq!(me(&busy.cookie).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
     let actions: Vec<String> = app.store.audit_log(100, None).await.unwrap().into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"login".to_owned()) && actions.contains(&"logout".to_owned()), "{actions:?}");
 }
