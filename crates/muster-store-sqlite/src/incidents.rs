@@ -13,12 +13,15 @@ use muster_core::store::{
 use muster_core::{IncidentId, Timestamp};
 use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
 use crate::{backend, SqliteStore};
 
 const INCIDENT_COLUMNS: &str = "id, version, name_locked, severity_locked, body";
 const ALERT_COLUMNS: &str = "id, incident_id, pinned, body";
+/// Rows per multi-row insert, within SQLite's limit of 32,766 parameters per statement.
+const ALERT_ROWS_PER_STATEMENT: usize = 500;
+const KEY_ROWS_PER_STATEMENT: usize = 2000;
 
 fn incident_row(row: &SqliteRow) -> StoreResult<Incident> {
     let meta = IncidentMeta {
@@ -122,49 +125,54 @@ impl SqliteStore {
         Ok(())
     }
 
-    async fn write_alert(tx: &mut Transaction<'_, Sqlite>, alert: &StoredAlert) -> StoreResult<()> {
-        let c = AlertColumns::of(alert)?;
-        sqlx::query(
-            "INSERT INTO alerts (id, incident_id, service_source, provider_alert_id, status, severity_rank, \
-             assigned_to, classification, determination, created_at, last_update_at, activity_at, pinned, body) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET incident_id = excluded.incident_id, status = excluded.status, \
-             severity_rank = excluded.severity_rank, assigned_to = excluded.assigned_to, \
-             classification = excluded.classification, determination = excluded.determination, \
-             last_update_at = excluded.last_update_at, activity_at = excluded.activity_at, \
-             pinned = excluded.pinned, body = excluded.body",
-        )
-        .bind(&c.id)
-        .bind(c.incident_id)
-        .bind(&c.service_source)
-        .bind(&c.provider_alert_id)
-        .bind(c.status)
-        .bind(c.severity_rank)
-        .bind(&c.assigned_to)
-        .bind(c.classification)
-        .bind(c.determination)
-        .bind(c.created_at)
-        .bind(c.last_update_at)
-        .bind(c.activity_at)
-        .bind(c.pinned)
-        .bind(&c.body)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query("DELETE FROM entity_keys WHERE alert_id = ?")
-            .bind(&c.id)
+    /// Upserts a batch of alerts and replaces their entity keys, a few hundred rows per statement:
+    /// the per-statement cost, not SQLite, is what limits ingest.
+    async fn write_alerts(tx: &mut Transaction<'_, Sqlite>, alerts: &[StoredAlert]) -> StoreResult<()> {
+        let columns = alerts.iter().map(AlertColumns::of).collect::<StoreResult<Vec<_>>>()?;
+        let ids: Vec<&str> = columns.iter().map(|c| c.id.as_str()).collect();
+        sqlx::query("DELETE FROM entity_keys WHERE alert_id IN (SELECT value FROM json_each(?))")
+            .bind(ids_json(&ids))
             .execute(&mut **tx)
             .await
             .map_err(backend)?;
-        for key in &c.keys {
-            sqlx::query("INSERT INTO entity_keys (kind, value, alert_id, display) VALUES (?, ?, ?, ?)")
-                .bind(key.kind.as_str())
-                .bind(&key.value)
-                .bind(&c.id)
-                .bind(&key.display)
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?;
+        for chunk in columns.chunks(ALERT_ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO alerts (id, incident_id, service_source, provider_alert_id, status, severity_rank, \
+                 assigned_to, classification, determination, created_at, last_update_at, activity_at, pinned, body) ",
+            );
+            insert.push_values(chunk, |mut row, c| {
+                row.push_bind(&c.id)
+                    .push_bind(c.incident_id)
+                    .push_bind(&c.service_source)
+                    .push_bind(&c.provider_alert_id)
+                    .push_bind(c.status)
+                    .push_bind(c.severity_rank)
+                    .push_bind(&c.assigned_to)
+                    .push_bind(c.classification)
+                    .push_bind(c.determination)
+                    .push_bind(c.created_at)
+                    .push_bind(c.last_update_at)
+                    .push_bind(c.activity_at)
+                    .push_bind(c.pinned)
+                    .push_bind(&c.body);
+            });
+            insert.push(
+                " ON CONFLICT (id) DO UPDATE SET incident_id = excluded.incident_id, status = excluded.status, \
+                 severity_rank = excluded.severity_rank, assigned_to = excluded.assigned_to, \
+                 classification = excluded.classification, determination = excluded.determination, \
+                 last_update_at = excluded.last_update_at, activity_at = excluded.activity_at, \
+                 pinned = excluded.pinned, body = excluded.body",
+            );
+            insert.build().execute(&mut **tx).await.map_err(backend)?;
+        }
+        let keys: Vec<(&str, &muster_core::entity::EntityKey)> =
+            columns.iter().flat_map(|c| c.keys.iter().map(move |k| (c.id.as_str(), k))).collect();
+        for chunk in keys.chunks(KEY_ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO entity_keys (kind, value, alert_id, display) ");
+            insert.push_values(chunk, |mut row, (id, key)| {
+                row.push_bind(key.kind.as_str()).push_bind(&key.value).push_bind(*id).push_bind(&key.display);
+            });
+            insert.build().execute(&mut **tx).await.map_err(backend)?;
         }
         Ok(())
     }
@@ -319,8 +327,8 @@ impl IncidentStore for SqliteStore {
                 .await
                 .map_err(backend)?;
         }
-        for alert in &batch.alerts {
-            Self::write_alert(&mut tx, alert).await?;
+        if !batch.alerts.is_empty() {
+            Self::write_alerts(&mut tx, &batch.alerts).await?;
         }
         for entry in &batch.history {
             Self::write_history(&mut tx, entry).await?;
