@@ -25,6 +25,7 @@ mod event;
 mod noise;
 mod render;
 mod rng;
+pub mod score;
 pub mod world;
 
 use std::cmp::Reverse;

@@ -168,7 +168,8 @@ impl SqliteStore {
         let keys: Vec<(&str, &muster_core::entity::EntityKey)> =
             columns.iter().flat_map(|c| c.keys.iter().map(move |k| (c.id.as_str(), k))).collect();
         for chunk in keys.chunks(KEY_ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO entity_keys (kind, value, alert_id, display) ");
+            let mut insert =
+                QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO entity_keys (kind, value, alert_id, display) ");
             insert.push_values(chunk, |mut row, (id, key)| {
                 row.push_bind(key.kind.as_str()).push_bind(&key.value).push_bind(*id).push_bind(&key.display);
             });

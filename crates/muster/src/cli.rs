@@ -5,7 +5,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand};
+use muster_sim::SimConfig;
 
 use crate::config::Partial;
 
@@ -42,6 +44,39 @@ pub enum Command {
     /// Create, list and revoke API tokens (works while no server runs)
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Send Graph alerts from files (JSON array or NDJSON) to a running server
+    Ingest(IngestArgs),
+    /// Write a simulated alert stream (NDJSON) with its ground truth (CSV)
+    Simulate(SimulateArgs),
+    /// Benchmarks over fixed, seeded workloads
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Simulated alerts through the correlation engine and the store (a temporary SQLite file
+    /// unless --database is given): alerts/s, peak memory, grouping precision and recall
+    Ingest(BenchIngestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchIngestArgs {
+    /// How many simulated alerts
+    #[arg(long, default_value_t = 1_000_000)]
+    pub alerts: usize,
+    /// How many attacks among them
+    #[arg(long, default_value_t = 50)]
+    pub attacks: usize,
+    /// The simulator's seed
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Alerts per batch (one commit each)
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Post the batches to an in-process server over loopback HTTP instead
+    #[arg(long)]
+    pub http: bool,
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +109,87 @@ pub struct ServeArgs {
     /// Seconds after sign-in a web UI session ends, however active [default: 43200]
     #[arg(long, env = "MUSTER_SESSION_MAX_SECS", value_name = "SECS")]
     pub session_max_secs: Option<i64>,
+
+    /// Load a simulated demo queue (alerts of the last 3 days) when the database holds no incident
+    /// yet; with incidents already there it does nothing
+    #[arg(long, env = "MUSTER_DEMO", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue)]
+    pub demo: bool,
+}
+
+/// A secret given on the command line or in the environment, kept out of `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files of Graph alerts (alerts_v2 JSON): one JSON array, or NDJSON with one alert a line;
+    /// `-` reads stdin, and files ending in .gz are gunzipped
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// The running server's URL
+    #[arg(long, env = "MUSTER_URL", value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+
+    /// An API token with the ingest or admin role (`muster tokens create --role ingest ...`);
+    /// prefer MUSTER_TOKEN, which other users cannot see in the process list
+    #[arg(long, env = "MUSTER_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<Secret>,
+
+    /// Alerts per request (each request also stays under 16 MiB)
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_size: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Seed of the simulation: the same settings give the same alerts
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Approximate number of alerts
+    #[arg(long, value_name = "N", default_value_t = SimConfig::default().target_alerts)]
+    pub alerts: usize,
+
+    /// Number of multi-stage attacks planted in the noise
+    #[arg(long, value_name = "N", default_value_t = SimConfig::default().attacks)]
+    pub attacks: usize,
+
+    /// Length of the simulated period, in hours
+    #[arg(long, value_name = "H", default_value_t = SimConfig::default().duration_secs as f64 / 3600.0)]
+    pub hours: f64,
+
+    /// Start of the period (RFC 3339, e.g. 2024-06-03T08:00:00Z), or `now` for a period that ends
+    /// now [default: 2024-06-03T08:00:00Z]
+    #[arg(long, value_name = "RFC3339|now")]
+    pub start: Option<String>,
+
+    /// Where to write the alerts as NDJSON, one Graph alert a line (`-` for stdout; .gz is gzipped)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// Where to write the ground truth CSV `alert_id,group,is_attack` (alert_id is the
+    /// providerAlertId; .gz is gzipped)
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -199,7 +315,13 @@ impl Cli {
                 overrides.session_max_secs = serve.session_max_secs;
             }
             Command::Healthcheck(check) => overrides.listen = check.listen,
-            Command::Migrate | Command::DefaultConfig | Command::Users(_) | Command::Tokens(_) => {}
+            Command::Migrate
+            | Command::DefaultConfig
+            | Command::Users(_)
+            | Command::Tokens(_)
+            | Command::Ingest(_)
+            | Command::Simulate(_)
+            | Command::Bench(_) => {}
         }
         overrides
     }
@@ -285,5 +407,31 @@ mod tests {
         let Command::Tokens(TokensCommand::Create(create)) = cli.command else { panic!("{cli:?}") };
         assert_eq!((create.role.as_str(), create.name.as_str(), create.expires), ("ingest", "edr", Some(30)));
         assert_eq!(create.user, None);
+    }
+
+    #[test]
+    fn ingest_simulate_and_demo_parse() {
+        let cli = Cli::try_parse_from(["muster", "ingest", "a.ndjson", "-", "--token", "mst_x", "--batch-size", "50"])
+            .unwrap();
+        let Command::Ingest(ingest) = cli.command else { panic!("{cli:?}") };
+        assert_eq!(ingest.files, [PathBuf::from("a.ndjson"), PathBuf::from("-")]);
+        assert_eq!(ingest.token.as_ref().map(Secret::expose), Some("mst_x"));
+        assert_eq!(ingest.batch_size, 50);
+        assert!(Cli::try_parse_from(["muster", "ingest"]).is_err(), "a file is required");
+        assert!(Cli::try_parse_from(["muster", "ingest", "a", "--batch-size", "0"]).is_err());
+
+        let cli = Cli::try_parse_from(["muster", "simulate", "--out", "-"]).unwrap();
+        let Command::Simulate(simulate) = cli.command else { panic!("{cli:?}") };
+        let defaults = SimConfig::default();
+        assert_eq!((simulate.seed, simulate.alerts, simulate.attacks), (1, defaults.target_alerts, defaults.attacks));
+        assert_eq!(simulate.hours * 3600.0, defaults.duration_secs as f64);
+        assert!(Cli::try_parse_from(["muster", "simulate"]).is_err(), "--out is required");
+
+        let cli = Cli::try_parse_from(["muster", "serve", "--demo"]).unwrap();
+        let Command::Serve(serve) = cli.command else { panic!("{cli:?}") };
+        assert!(serve.demo);
+        let cli = Cli::try_parse_from(["muster", "serve"]).unwrap();
+        let Command::Serve(serve) = cli.command else { panic!("{cli:?}") };
+        assert!(!serve.demo);
     }
 }

@@ -7,7 +7,8 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use muster_core::access::User;
-use muster_core::store::AccessStore;
+use muster_core::store::{AccessStore, IncidentStore};
+use muster_core::Timestamp;
 use muster_server::auth::secrets::verify_password;
 use muster_store_sqlite::SqliteStore;
 use tempfile::TempDir;
@@ -218,10 +219,17 @@ impl Server {
 
     /// A server on the SQLite file `database`; stdout and stderr are kept for `terminate`.
     fn start_on(database: &Path) -> Self {
+        Self::start_with(database, &[], &[])
+    }
+
+    /// `start_on` with more arguments for `serve` and more environment variables.
+    fn start_with(database: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let address = format!("127.0.0.1:{}", free_port());
         let child = muster()
             .env("MUSTER_DATABASE", sqlite_url(database))
+            .envs(env.iter().copied())
             .args(["serve", "--listen", &address])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -500,4 +508,198 @@ fn serve_creates_no_admin_when_users_exist() {
     assert!(!stopped.stdout.to_lowercase().contains("password"), "{}", stopped.stdout);
     let list = ok(&sqlite_url(&database), &["users", "list"]);
     assert!(!list.lines().any(|line| line.starts_with("admin ")), "{list}");
+}
+
+/// `muster simulate ARGS` in `dir`, which must succeed.
+fn simulate(dir: &Path, args: &[&str]) -> Output {
+    let output = run(muster().current_dir(dir).arg("simulate").args(args));
+    assert!(output.status.success(), "muster simulate {args:?}: {}", stderr(&output));
+    output
+}
+
+fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn simulate_writes_alerts_and_their_truth() {
+    let dir = TempDir::new().unwrap();
+    let args = ["--seed", "5", "--alerts", "400", "--attacks", "2", "--hours", "6", "--start", "2025-01-01T00:00:00Z"];
+    simulate(dir.path(), &[&args[..], &["--out", "alerts.ndjson", "--truth", "truth.csv"]].concat());
+    let alerts = read_lines(&dir.path().join("alerts.ndjson"));
+    let truth = read_lines(&dir.path().join("truth.csv"));
+    assert!(alerts.len() > 300, "{}", alerts.len());
+    assert_eq!(truth[0], "alert_id,group,is_attack");
+    assert_eq!(truth.len(), alerts.len() + 1);
+    let mut attacks = 0;
+    for (alert, row) in alerts.iter().zip(&truth[1..]) {
+        let alert: serde_json::Value = serde_json::from_str(alert).unwrap();
+        let fields: Vec<&str> = row.split(',').collect();
+        assert_eq!(fields.len(), 3, "{row}");
+        assert_eq!(alert["providerAlertId"].as_str(), Some(fields[0]), "{row}");
+        match fields[2] {
+            "1" => {
+                attacks += 1;
+                assert!(fields[1].starts_with("attack-"), "{row}");
+            }
+            "0" => assert_eq!(fields[1], "", "{row}"),
+            other => panic!("is_attack {other:?} in {row}"),
+        }
+        let created = alert["createdDateTime"].as_str().unwrap();
+        // Activity falls in the 6 hours; an alert may arrive a little after.
+        assert!(created.starts_with("2025-01-01T0"), "{created}");
+    }
+    assert!(attacks > 0);
+
+    // The same settings give the same alerts, to stdout too.
+    let output = simulate(dir.path(), &[&args[..], &["--out", "-"]].concat());
+    assert_eq!(stdout(&output).lines().collect::<Vec<_>>(), alerts);
+    assert!(stderr(&output).contains("wrote "), "{}", stderr(&output));
+}
+
+/// A server with an ingest token, and a directory for files.
+struct IngestSetup {
+    server: Server,
+    token: String,
+    dir: TempDir,
+}
+
+fn ingest_setup() -> IngestSetup {
+    let dir = TempDir::new().unwrap();
+    let database = dir.path().join("muster.db");
+    let server = Server::start_on(&database);
+    let out = ok(&sqlite_url(&database), &["tokens", "create", "--role", "ingest", "--name", "t"]);
+    IngestSetup { server, token: last_line(&out).to_owned(), dir }
+}
+
+impl IngestSetup {
+    /// `muster ingest FILES` against the server, with the token in the environment.
+    fn ingest(&self, files: &[&str]) -> Output {
+        run(muster()
+            .current_dir(self.dir.path())
+            .env("MUSTER_TOKEN", &self.token)
+            .args(["ingest", "--url", &format!("http://{}", self.server.address)])
+            .args(files))
+    }
+}
+
+/// The value of a row of ingest's report (`accepted   12`).
+fn report_value(out: &str, label: &str) -> u64 {
+    let line = out
+        .lines()
+        .find(|line| line.starts_with(label) && line[label.len()..].starts_with("  "))
+        .unwrap_or_else(|| panic!("no {label} in {out}"));
+    line[label.len()..].trim().parse().unwrap_or_else(|_| panic!("{line}"))
+}
+
+#[test]
+fn ingest_sends_ndjson_and_json_arrays() {
+    let setup = ingest_setup();
+    let dir = setup.dir.path();
+    simulate(dir, &["--seed", "3", "--alerts", "250", "--attacks", "1", "--start", "now", "--out", "a.ndjson"]);
+    let alerts = read_lines(&dir.join("a.ndjson"));
+
+    let output = setup.ingest(&["a.ndjson"]);
+    let out = stdout(&output);
+    assert!(output.status.success(), "stdout: {out}\nstderr: {}", stderr(&output));
+    assert_eq!(report_value(&out, "files"), 1, "{out}");
+    assert_eq!(report_value(&out, "alerts sent"), alerts.len() as u64, "{out}");
+    assert_eq!(report_value(&out, "accepted"), alerts.len() as u64, "{out}");
+    assert_eq!(report_value(&out, "refused"), 0, "{out}");
+    assert!(report_value(&out, "incidents touched") > 0, "{out}");
+    assert!(out.contains("alerts/s"), "{out}");
+    assert!(!out.contains(&setup.token) && !stderr(&output).contains(&setup.token));
+
+    // The first 40 again, as one pretty-printed JSON array, in batches of 7.
+    let values: Vec<serde_json::Value> = alerts[..40].iter().map(|line| serde_json::from_str(line).unwrap()).collect();
+    std::fs::write(dir.join("a.json"), serde_json::to_string_pretty(&values).unwrap()).unwrap();
+    let output = run(muster()
+        .current_dir(dir)
+        .args(["ingest", "--batch-size", "7", "--token", &setup.token, "a.json"])
+        .env("MUSTER_URL", format!("http://{}", setup.server.address)));
+    let out = stdout(&output);
+    assert!(output.status.success(), "stdout: {out}\nstderr: {}", stderr(&output));
+    assert_eq!(report_value(&out, "accepted"), 40, "{out}");
+}
+
+#[test]
+fn ingest_names_the_line_the_server_refused() {
+    let setup = ingest_setup();
+    let dir = setup.dir.path();
+    simulate(dir, &["--seed", "4", "--alerts", "30", "--attacks", "1", "--start", "now", "--out", "a.ndjson"]);
+    let alerts = read_lines(&dir.join("a.ndjson"));
+    let text = format!("{}\n\n{{\"title\": \"half an alert\"\n{}\n", alerts[0], alerts[1]);
+    std::fs::write(dir.join("bad.ndjson"), text).unwrap();
+
+    let output = setup.ingest(&["bad.ndjson"]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "stdout: {out}\nstderr: {}", stderr(&output));
+    assert!(out.contains("bad.ndjson:3: "), "{out}");
+    assert_eq!(report_value(&out, "accepted"), 2, "{out}");
+    assert_eq!(report_value(&out, "refused"), 1, "{out}");
+    assert_one_line_failure(&output, "error: 1 refused");
+}
+
+#[test]
+fn ingest_with_a_wrong_token_is_one_line() {
+    let setup = ingest_setup();
+    std::fs::write(setup.dir.path().join("one.ndjson"), "{}\n").unwrap();
+    let output = run(muster().current_dir(setup.dir.path()).env("MUSTER_TOKEN", "mst_not_a_real_token").args([
+        "ingest",
+        "--url",
+        &format!("http://{}", setup.server.address),
+        "one.ndjson",
+    ]));
+    let err = assert_one_line_failure(&output, "error: the server refused the token");
+    assert!(!err.contains("mst_not_a_real_token"), "{err}");
+    assert_eq!(stdout(&output), "");
+
+    // No token at all: said before anything is sent.
+    let output = run(muster().current_dir(setup.dir.path()).args(["ingest", "one.ndjson"]));
+    assert_one_line_failure(&output, "error: give an API token with --token or MUSTER_TOKEN");
+}
+
+/// GET `url` with a bearer token; the status and the JSON body.
+fn get_json(url: &str, token: &str) -> (u16, serde_json::Value) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    })
+}
+
+/// Every alert in the SQLite file, counted straight from storage.
+fn stored_alerts(database: &Path) -> usize {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = SqliteStore::open(&sqlite_url(database)).await.unwrap();
+        let alerts = store.alerts_since(Timestamp::from_secs(0)).await.unwrap();
+        store.close().await;
+        alerts.len()
+    })
+}
+
+#[test]
+fn serve_demo_loads_a_queue_once() {
+    let dir = TempDir::new().unwrap();
+    let database = dir.path().join("muster.db");
+    let server = Server::start_with(&database, &["--demo"], &[]);
+    let admin =
+        last_line(&ok(&sqlite_url(&database), &["tokens", "create", "--role", "admin", "--name", "t"])).to_owned();
+    let url = format!("http://{}/v1.0/security/incidents?$top=5", server.address);
+    let (status, body) = get_json(&url, &admin);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["value"].as_array().map(Vec::len), Some(5), "{body}");
+    let stopped = server.terminate();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert!(stopped.stderr.contains("loaded a demo queue"), "{}", stopped.stderr);
+    let alerts = stored_alerts(&database);
+    assert!(alerts >= 4_000, "{alerts}");
+
+    // Again, asked for through the environment: the database holds incidents, so nothing is added.
+    let stopped = Server::start_with(&database, &[], &[("MUSTER_DEMO", "1")]).terminate();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert!(stopped.stderr.contains("holds incidents already"), "{}", stopped.stderr);
+    assert_eq!(stored_alerts(&database), alerts);
 }

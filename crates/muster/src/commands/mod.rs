@@ -1,10 +1,14 @@
 //! One module per subcommand; `run` resolves the settings and dispatches.
 
+mod bench;
 mod default_config;
+mod demo;
 mod healthcheck;
+mod ingest;
 mod migrate;
 mod operator;
 mod serve;
+mod simulate;
 mod tokens;
 mod users;
 
@@ -12,39 +16,55 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{BenchCommand, Cli, Command};
 use crate::config::{self, Settings};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::DefaultConfig = cli.command {
-        // Needs no settings: it prints the defaults, even if the current ones are broken.
-        return default_config::run();
-    }
-    let file = match &cli.config {
-        Some(path) => config::load_file(path)?,
-        None => config::Partial::default(),
+    let overrides = cli.overrides();
+    let database = cli.database.clone();
+    let config_file = cli.config.clone();
+    // Resolved only by the commands that need settings: default-config prints the defaults even if
+    // the current ones are broken, and simulate and ingest touch no database.
+    let settings = move || -> anyhow::Result<Settings> {
+        let file = match &config_file {
+            Some(path) => config::load_file(path)?,
+            None => config::Partial::default(),
+        };
+        Settings::resolve(file, overrides)
     };
-    let settings = Settings::resolve(file, cli.overrides())?;
     match cli.command {
-        Command::Serve(_) => {
+        Command::Serve(args) => {
+            let settings = settings()?;
             init_logging(LevelFilter::INFO);
-            serve::run(settings).await
+            serve::run(settings, args.demo).await
         }
         Command::Migrate => {
+            let settings = settings()?;
             init_logging(LevelFilter::INFO);
             migrate::run(&settings).await
         }
         // Quieter: their output is the answer, and an error is one line.
         Command::Users(command) => {
+            let settings = settings()?;
             init_logging(LevelFilter::WARN);
             users::run(&settings, command).await
         }
         Command::Tokens(command) => {
+            let settings = settings()?;
             init_logging(LevelFilter::WARN);
             tokens::run(&settings, command).await
         }
-        Command::Healthcheck(args) => healthcheck::run(&settings, &args).await,
+        Command::Healthcheck(args) => healthcheck::run(&settings()?, &args).await,
         Command::DefaultConfig => default_config::run(),
+        Command::Ingest(args) => {
+            init_logging(LevelFilter::WARN);
+            ingest::run(args).await
+        }
+        Command::Simulate(args) => simulate::run(&args),
+        Command::Bench(BenchCommand::Ingest(args)) => {
+            init_logging(LevelFilter::WARN);
+            bench::run(database, args).await
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use crate::config::Settings;
 use crate::database::{redact, Database};
 
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     // Before anything slow, so a SIGTERM during start-up still stops the process cleanly.
     let shutdown = shutdown_signal()?;
     let database = Database::open(&settings.database).await?;
@@ -32,13 +32,26 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     tracing::info!("listening on http://{address}");
 
     let state = AppState::new(store, settings.server);
-    // Requests wait in the listen backlog while the engine reloads its window.
+    // Requests wait in the listen backlog while the engine reloads its window (and the demo queue
+    // loads), so the first answer already reflects it.
     let started = std::time::Instant::now();
-    state.warm_up().await.map_err(|e| anyhow::anyhow!("cannot load the correlation window: {e}"))?;
-    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "correlation window loaded");
+    if let Err(error) = prepare(&state, demo, started).await {
+        database.close().await;
+        return Err(error);
+    }
     muster_server::serve(listener, state, shutdown).await.context("server failed")?;
     database.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Loads the engine's window, and the demo queue when asked for.
+async fn prepare(state: &AppState, demo: bool, started: std::time::Instant) -> anyhow::Result<()> {
+    state.warm_up().await.map_err(|e| anyhow::anyhow!("cannot load the correlation window: {e}"))?;
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "correlation window loaded");
+    if demo {
+        super::demo::load(state).await?;
+    }
     Ok(())
 }
 
