@@ -128,7 +128,17 @@ impl SqliteStore {
     /// Upserts a batch of alerts and replaces their entity keys, a few hundred rows per statement:
     /// the per-statement cost, not SQLite, is what limits ingest.
     async fn write_alerts(tx: &mut Transaction<'_, Sqlite>, alerts: &[StoredAlert]) -> StoreResult<()> {
-        let columns = alerts.iter().map(AlertColumns::of).collect::<StoreResult<Vec<_>>>()?;
+        // The same alert twice in a batch: its last version wins, with only that version's keys.
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for (i, a) in alerts.iter().enumerate() {
+            last.insert(a.alert.id.as_str(), i);
+        }
+        let columns = alerts
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| last.get(a.alert.id.as_str()) == Some(i))
+            .map(|(_, a)| AlertColumns::of(a))
+            .collect::<StoreResult<Vec<_>>>()?;
         let ids: Vec<&str> = columns.iter().map(|c| c.id.as_str()).collect();
         sqlx::query("DELETE FROM entity_keys WHERE alert_id IN (SELECT value FROM json_each(?))")
             .bind(ids_json(&ids))

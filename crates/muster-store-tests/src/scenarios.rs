@@ -498,3 +498,22 @@ pub async fn merges_relink_alerts(store: &dyn Store) {
     let redirected = store.incident(iid(2)).await.unwrap().unwrap();
     assert_eq!(redirected.redirect_incident_id, Some(iid(1)));
 }
+
+/// The same alert twice in one batch: its last version wins, with only that version's keys.
+pub async fn repeated_alerts_in_a_batch_keep_the_last(store: &dyn Store) {
+    let first = alert("dup-1", "ws-01", "alice", 0);
+    let last = alert("dup-1", "ws-09", "alice", 5);
+    store
+        .write(&WriteBatch {
+            incidents: vec![incident(1, 5)],
+            alerts: vec![stored(first, 1), stored(last.clone(), 1)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let all = store.list_alerts(&page(10)).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].alert.evidence, last.evidence);
+    assert!(store.alerts_with_entity(EntityKind::Device, "ws-01", &page(10)).await.unwrap().is_empty());
+    assert_eq!(store.alerts_with_entity(EntityKind::Device, "ws-09", &page(10)).await.unwrap().len(), 1);
+}

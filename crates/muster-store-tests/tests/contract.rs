@@ -46,4 +46,5 @@ contract!(
     enums_survive_storage,
     sessions_live_and_end,
     merges_relink_alerts,
+    repeated_alerts_in_a_batch_keep_the_last,
 );
