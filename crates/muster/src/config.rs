@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use ipnet::IpNet;
+use muster_core::correlation::CorrelationConfig;
 use muster_server::ServerConfig;
 use serde::Deserialize;
 
@@ -57,10 +58,35 @@ session_idle_secs = 7200
 # Seconds after sign-in a web UI session ends, however active (12 hours; at least
 # session_idle_secs).
 session_max_secs = 43200
+
+# Correlation: how alerts become incidents (DESIGN.md section 3). Set only in this file.
+[correlation]
+# Artifacts (file hashes, URLs, public IPs, domains, mail messages, mailboxes, cloud apps) link an
+# alert to an incident that saw them within this many seconds of its activity time.
+window_secs = 86400
+# Devices and user accounts link only within this shorter stretch since the incident last saw them.
+busy_window_secs = 14400
+# A key seen alongside more than this many devices, users or mailboxes (or in more incidents) is
+# prevalent - a proxy, a domain controller, a shared admin account - and stops linking.
+prevalence_limit = 10
+# Keys that never link, as "kind:value", e.g. ["device:jump-01", "user:svc-backup@contoso"].
+exclusions = []
+# Set to cap incident size: the overflow opens a new incident. Off by default.
+# max_incident_alerts = 5000
+# A (detector, entity) pair seen at least noise_min_age_secs before, within noise_lookback_secs,
+# is recurring noise, grouped apart, unless its hourly count bursts above
+# burst_factor x its busiest earlier hour + burst_margin.
+noise_bucket_secs = 3600
+noise_lookback_secs = 604800
+noise_min_age_secs = 21600
+burst_factor = 5.0
+burst_margin = 10
+# Activity times further ahead than this are clamped to arrival time and tagged.
+future_tolerance_secs = 300
 "#;
 
 /// Some of the settings: one layer (the file, or flags and environment) before the merge.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Partial {
     pub database: Option<String>,
@@ -72,6 +98,8 @@ pub struct Partial {
     pub trusted_proxies: Option<Vec<String>>,
     pub session_idle_secs: Option<i64>,
     pub session_max_secs: Option<i64>,
+    /// The `[correlation]` table (file only).
+    pub correlation: Option<CorrelationConfig>,
 }
 
 impl Partial {
@@ -86,20 +114,26 @@ impl Partial {
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             session_idle_secs: self.session_idle_secs.or(lower.session_idle_secs),
             session_max_secs: self.session_max_secs.or(lower.session_max_secs),
+            correlation: self.correlation.or(lower.correlation),
         }
     }
 }
 
 /// Every setting, resolved and checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub database: String,
     pub server: ServerConfig,
+    pub correlation: CorrelationConfig,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { database: DEFAULT_DATABASE.to_owned(), server: ServerConfig::default() }
+        Self {
+            database: DEFAULT_DATABASE.to_owned(),
+            server: ServerConfig::default(),
+            correlation: CorrelationConfig::default(),
+        }
     }
 }
 
@@ -122,12 +156,14 @@ impl Settings {
                 session_idle_secs: merged.session_idle_secs.unwrap_or(defaults.server.session_idle_secs),
                 session_max_secs: merged.session_max_secs.unwrap_or(defaults.server.session_max_secs),
             },
+            correlation: merged.correlation.unwrap_or(defaults.correlation),
         };
         settings.check()?;
         Ok(settings)
     }
 
     fn check(&self) -> anyhow::Result<()> {
+        self.correlation.check().map_err(|e| anyhow::anyhow!(e))?;
         if self.database.trim().is_empty() {
             bail!("database must not be empty");
         }
@@ -363,5 +399,19 @@ mod tests {
         assert!(!message.contains('\n'), "{message}");
         let unknown = parse("databse = \"x\"\n").unwrap_err().to_string();
         assert!(unknown.contains("databse"), "{unknown}");
+    }
+
+    #[test]
+    fn correlation_settings_come_from_the_file_and_are_checked() {
+        let file = parse("[correlation]\nbusy_window_secs = 7200\nexclusions = [\"device:jump-01\"]\n").unwrap();
+        let settings = Settings::resolve(file, Partial::default()).unwrap();
+        assert_eq!(settings.correlation.busy_window_secs, 7200);
+        assert_eq!(settings.correlation.window_secs, CorrelationConfig::default().window_secs);
+        let zero = parse("[correlation]\nwindow_secs = 0\n").unwrap();
+        let err = Settings::resolve(zero, Partial::default()).unwrap_err().to_string();
+        assert!(err.contains("correlation.window_secs"), "{err}");
+        let bad = parse("[correlation]\nexclusions = [\"jump-01\"]\n").unwrap();
+        assert!(Settings::resolve(bad, Partial::default()).is_err());
+        assert!(parse("[correlation]\nwindow = 1\n").is_err(), "unknown keys are refused");
     }
 }

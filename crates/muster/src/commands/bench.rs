@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+use muster_core::correlation::CorrelationConfig;
 use muster_core::store::{PageRequest, Store};
 use muster_core::time::Clock;
 use muster_core::Alert;
@@ -62,7 +63,11 @@ async fn grouping(store: &dyn Store) -> anyhow::Result<HashMap<String, String>> 
     Ok(out)
 }
 
-pub async fn run(database: Option<String>, args: BenchIngestArgs) -> anyhow::Result<()> {
+pub async fn run(
+    database: Option<String>,
+    correlation: CorrelationConfig,
+    args: BenchIngestArgs,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let (alerts, truth) = workload(&args)?;
     println!(
@@ -83,9 +88,9 @@ pub async fn run(database: Option<String>, args: BenchIngestArgs) -> anyhow::Res
 
     let started = Instant::now();
     if args.http {
-        http_run(store.clone(), &alerts, args.batch).await?;
+        http_run(store.clone(), correlation, &alerts, args.batch).await?;
     } else {
-        let correlator = Correlator::start(store.as_ref(), Default::default()).await?;
+        let correlator = Correlator::start(store.as_ref(), correlation).await?;
         for batch in alerts.chunks(args.batch) {
             correlator.ingest(store.as_ref(), batch.to_vec(), now).await?;
         }
@@ -114,7 +119,12 @@ pub async fn run(database: Option<String>, args: BenchIngestArgs) -> anyhow::Res
 }
 
 /// Posts the workload to an in-process server over loopback HTTP, as NDJSON batches.
-async fn http_run(store: Arc<dyn Store>, alerts: &[Alert], batch: usize) -> anyhow::Result<()> {
+async fn http_run(
+    store: Arc<dyn Store>,
+    correlation: CorrelationConfig,
+    alerts: &[Alert],
+    batch: usize,
+) -> anyhow::Result<()> {
     use muster_core::access::Role;
     use muster_core::time::{Clock, SystemClock};
     use muster_server::accounts::{create_token, TokenSpec};
@@ -130,7 +140,8 @@ async fn http_run(store: Arc<dyn Store>, alerts: &[Alert], batch: usize) -> anyh
     let (_, token) = create_token(store.as_ref(), spec, "bench", SystemClock.now()).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
-    let state = AppState::new(store, ServerConfig { listen: address, ..ServerConfig::default() });
+    let state =
+        AppState::new(store, ServerConfig { listen: address, ..ServerConfig::default() }).with_correlation(correlation);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(muster_server::serve(listener, state, async {
         let _ = stopped.await;

@@ -63,7 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run(&args),
         Command::Bench(BenchCommand::Ingest(args)) => {
             init_logging(LevelFilter::WARN);
-            bench::run(database, args).await
+            bench::run(database, settings()?.correlation, args).await
         }
     }
 }

@@ -31,7 +31,7 @@ pub async fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let address = listener.local_addr().context("cannot read the listen address")?;
     tracing::info!("listening on http://{address}");
 
-    let state = AppState::new(store, settings.server);
+    let state = AppState::new(store, settings.server).with_correlation(settings.correlation);
     // Requests wait in the listen backlog while the engine reloads its window (and the demo queue
     // loads), so the first answer already reflects it.
     let started = std::time::Instant::now();
