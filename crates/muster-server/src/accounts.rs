@@ -42,7 +42,8 @@ fn check_name(what: &str, value: &str) -> Result<String, AccountError> {
     Ok(value.to_owned())
 }
 
-fn check_password(password: &str) -> Result<(), AccountError> {
+/// Refuses passwords too short or too long.
+pub fn check_password(password: &str) -> Result<(), AccountError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(AccountError::Invalid(format!("a password needs at least {MIN_PASSWORD_LEN} characters")));
     }

@@ -54,6 +54,11 @@ impl Correlator {
     /// Rebuilds the engine's memory from storage: the alerts of the window measured back from the
     /// latest activity stored (not from the wall clock), so a restart changes no result.
     pub async fn start(store: &dyn Store, config: CorrelationConfig) -> Result<Self, StoreError> {
+        let engine = Self::rebuild(store, &config).await?;
+        Ok(Self { engine: Mutex::new(engine), config })
+    }
+
+    async fn rebuild(store: &dyn Store, config: &CorrelationConfig) -> Result<Engine, StoreError> {
         let mut engine = Engine::new(config.clone(), store.max_incident_id().await?);
         if let Some(latest) = store.latest_activity().await? {
             let since = latest.plus_secs(-config.memory_secs());
@@ -71,7 +76,7 @@ impl Correlator {
                 engine.restore(&alert_facts(&stored.alert, Some(placed)));
             }
         }
-        Ok(Self { engine: Mutex::new(engine), config })
+        Ok(engine)
     }
 
     pub fn config(&self) -> &CorrelationConfig {
@@ -94,13 +99,20 @@ impl Correlator {
         for alert in &mut alerts {
             prepare(alert, now, self.config.future_tolerance_secs);
         }
-        // The same alert twice in one batch: the later version wins, once.
-        let mut last_index: HashMap<String, usize> = HashMap::new();
+        // The same alert twice in one batch: its last version, in the place of its first, as if
+        // the first had been sent alone and then updated.
+        let mut first_index: HashMap<&str, usize> = HashMap::new();
+        let mut latest: HashMap<&str, &Alert> = HashMap::new();
         for (i, alert) in alerts.iter().enumerate() {
-            last_index.insert(alert.id.clone(), i);
+            first_index.entry(alert.id.as_str()).or_insert(i);
+            latest.insert(alert.id.as_str(), alert);
         }
-        let unique: Vec<Alert> =
-            alerts.iter().enumerate().filter(|(i, a)| last_index[&a.id] == *i).map(|(_, a)| a.clone()).collect();
+        let unique: Vec<Alert> = alerts
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| first_index[a.id.as_str()] == *i)
+            .map(|(_, a)| latest[a.id.as_str()].clone())
+            .collect();
 
         let mut engine = self.engine.lock().await;
         let ids: Vec<String> = unique.iter().map(|a| a.id.clone()).collect();
@@ -116,12 +128,27 @@ impl Correlator {
         let step = engine.process(&facts);
 
         let mut attempt = 0;
-        let batch = loop {
-            let batch = build_batch(store, &engine, &step, &unique, &existing, now).await?;
+        let written = loop {
+            let batch = match build_batch(store, &engine, &step, &unique, &existing, now).await {
+                Ok(batch) => batch,
+                Err(e) => break Err(e),
+            };
             match store.write(&batch).await {
-                Ok(()) => break batch,
+                Ok(()) => break Ok(batch),
                 Err(StoreError::VersionMismatch { .. }) if attempt + 1 < WRITE_ATTEMPTS => attempt += 1,
-                Err(e) => return Err(e),
+                Err(e) => break Err(e),
+            }
+        };
+        let batch = match written {
+            Ok(batch) => batch,
+            Err(e) => {
+                // The engine already remembers decisions that were not stored: rebuild its memory
+                // from what storage holds, so a retry starts from the truth.
+                tracing::warn!(error = %e, "ingest failed; rebuilding the correlation window from storage");
+                if let Ok(fresh) = Self::rebuild(store, &self.config).await {
+                    *engine = fresh;
+                }
+                return Err(e);
             }
         };
         for incident in &batch.incidents {
@@ -209,16 +236,20 @@ async fn build_batch(
             alert.comments = before.alert.comments.clone();
             let old_home = engine.resolve(before.incident_id);
             if let Some(home) = incidents.get_mut(&old_home) {
-                if home.meta.rollup.remove(&before.alert) {
-                    home.meta.rollup.set_span(home.first_activity_date_time, home.last_activity_date_time);
-                }
+                // Should the old version have held the span's edge, the span stays as wide as it
+                // was: a re-sent alert rarely moves back in time, and never loses an alert.
+                home.meta.rollup.remove(&before.alert);
             }
         } else {
             let entry = added.entry(target).or_default();
             entry.0.push(alert.id.clone());
             entry.1 |= decision.reasons;
         }
-        if let Some(incident) = incidents.get_mut(&target) {
+        let Some(incident) = incidents.get_mut(&target) else {
+            // The engine placed it in an incident storage does not have: its memory is out of step.
+            return Err(StoreError::Corrupt(format!("incident {target} is neither new nor stored")));
+        };
+        {
             // Alerts that join later follow the incident's assignee.
             if alert.assigned_to.is_none() {
                 alert.assigned_to = incident.assigned_to.clone();

@@ -377,7 +377,7 @@ impl Engine {
                 .filter(|s| at >= s.first - window && at <= s.last + window)
                 .map(|s| self.resolve(s.incident))
                 .collect();
-            if live.len() > self.config.prevalence_limit || self.is_prevalent(key) {
+            if live.len() > self.config.prevalence_limit || self.is_prevalent(key, at) {
                 continue;
             }
             for incident in live {
@@ -414,8 +414,13 @@ impl Engine {
         }
     }
 
-    fn is_prevalent(&self, key: &LinkKey) -> bool {
-        self.companions.get(key).is_some_and(|seen| seen.len() > self.config.prevalence_limit)
+    /// Counted over the noise lookback before the alert's time, so whether a key is prevalent does
+    /// not depend on when memory was last trimmed.
+    fn is_prevalent(&self, key: &LinkKey, at: i64) -> bool {
+        let since = at - self.config.noise_lookback_secs;
+        self.companions
+            .get(key)
+            .is_some_and(|seen| seen.values().filter(|last| **last >= since).count() > self.config.prevalence_limit)
     }
 
     fn takes_more(&self, facts: &IncidentFacts) -> bool {

@@ -24,6 +24,17 @@ pub(crate) fn routes() -> Routes {
         .get("/v1.0/muster/audit", Access::Admin, audit_log)
 }
 
+/// A caller limited to device groups may only hand out access within them.
+fn within_scope(principal: &Principal, groups: &[String]) -> Result<(), ApiError> {
+    let Some(mine) = principal.scope.groups() else { return Ok(()) };
+    let inside = !groups.is_empty() && groups.iter().all(|g| mine.contains(&g.trim().to_lowercase()));
+    if inside {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::AccessDenied, "You can only grant access within your own device groups."))
+    }
+}
+
 impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
@@ -128,6 +139,7 @@ async fn add_user(
     Extension(principal): Extension<Principal>,
     Json(body): Json<NewUserBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    within_scope(&principal, &body.device_groups)?;
     let spec = UserSpec {
         login: body.login,
         display_name: body.display_name,
@@ -162,6 +174,19 @@ async fn update_user(
     let store = state.store.as_ref();
     let now = state.clock.now();
     let actor = principal.name.as_str();
+    // Refuse before changing anything, so a bad field leaves the user as it was.
+    if let Some(groups) = &patch.device_groups {
+        within_scope(&principal, groups)?;
+    }
+    if let Some(password) = &patch.password {
+        accounts::check_password(password)?;
+    }
+    if patch.roles.as_ref().is_some_and(Vec::is_empty) {
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "A user needs at least one role."));
+    }
+    if store.user_by_login(&login).await?.is_none() {
+        return Err(AccountError::NoSuchUser(login).into());
+    }
     if patch.display_name.is_some() || patch.roles.is_some() || patch.device_groups.is_some() {
         accounts::update_user(store, &login, patch.display_name, patch.roles, patch.device_groups, actor, now).await?;
     }
@@ -196,6 +221,7 @@ async fn create_token(
     Extension(principal): Extension<Principal>,
     Json(body): Json<NewTokenBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    within_scope(&principal, &body.device_groups)?;
     let spec = TokenSpec {
         name: body.name,
         role: body.role,

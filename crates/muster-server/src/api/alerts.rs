@@ -57,7 +57,8 @@ fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Batch, ApiError> {
     if ndjson {
         let text = std::str::from_utf8(body)
             .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "The NDJSON body is not UTF-8."))?;
-        for (index, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        // Indexes are line numbers from 0, blank lines included, so they point at what was sent.
+        for (index, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             take(index, Alert::from_json(line.as_bytes()).map_err(|e| e.message));
         }
     } else {
@@ -102,9 +103,15 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     }
     let indexes: Vec<usize> = alerts.iter().map(|(i, _)| *i).collect();
     let correlator = state.correlator().await?;
-    let accepted = correlator
-        .ingest(state.store.as_ref(), alerts.into_iter().map(|(_, a)| a).collect(), state.clock.now())
-        .await?;
+    let store = state.store.clone();
+    let now = state.clock.now();
+    // In a task of its own: a client that gives up (or the request time limit) must not cut a
+    // batch off between the engine's decision and the commit.
+    let accepted = tokio::spawn(async move {
+        correlator.ingest(store.as_ref(), alerts.into_iter().map(|(_, a)| a).collect(), now).await
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("ingest task failed: {e}")))??;
     let value: Vec<Value> = indexes
         .iter()
         .zip(&accepted)

@@ -11,6 +11,8 @@ use serde::Serialize;
 pub enum Access {
     /// No credentials: health, login, static assets, the OpenAPI document.
     Public,
+    /// Any signed-in caller, whatever its role (signing out).
+    Signed,
     /// Read incidents and alerts: viewer, analyst, admin.
     Read,
     /// Change incidents and alerts: analyst, admin.
@@ -26,6 +28,7 @@ impl Access {
         let any = |wanted: &[Role]| roles.iter().any(|r| wanted.contains(r));
         match self {
             Self::Public => true,
+            Self::Signed => !roles.is_empty(),
             Self::Read => any(&[Role::Admin, Role::Analyst, Role::Viewer]),
             Self::Manage => any(&[Role::Admin, Role::Analyst]),
             Self::Ingest => any(&[Role::Admin, Role::Ingest]),
@@ -36,6 +39,7 @@ impl Access {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Public => "public",
+            Self::Signed => "any signed-in caller",
             Self::Read => "read (viewer, analyst, admin)",
             Self::Manage => "manage (analyst, admin)",
             Self::Ingest => "ingest (ingest, admin)",

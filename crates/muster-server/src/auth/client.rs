@@ -42,8 +42,12 @@ pub fn resolve(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> 
 pub async fn client_addr(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let peer =
         request.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-    let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let client = resolve(peer, forwarded, &state.config.trusted_proxies);
+    // Proxies may add their own header line rather than extend the first: read them all, in order.
+    let forwarded: Vec<&str> =
+        request.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    let forwarded = forwarded.join(",");
+    let client =
+        resolve(peer, Some(&forwarded).filter(|f| !f.is_empty()).map(String::as_str), &state.config.trusted_proxies);
     request.extensions_mut().insert(client);
     next.run(request).await
 }

@@ -33,10 +33,18 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
 }
 
-/// Only local paths: a login link must not send people to another site afterwards.
+/// Only local paths: a login link must not send people to another site afterwards. Browsers drop
+/// tabs and newlines and read `\\` as `/`, so a path with any of them (or any control character)
+/// is refused outright rather than cleaned.
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) =>
+        {
+            n
+        }
         _ => "/",
     }
 }
@@ -119,7 +127,9 @@ async fn login(
     if login.len() > 256 || form.password.len() > 1024 {
         return Ok(refuse(StatusCode::BAD_REQUEST, "Login or password too long."));
     }
-    if let Some(wait) = state.throttle.retry_after(login, &address, now) {
+    // The attempt is counted before the password is checked, so a burst of parallel guesses
+    // cannot all pass the check; a success gives it back.
+    if let Err(wait) = state.throttle.begin(login, &address, now) {
         let mut response = refuse(
             StatusCode::TOO_MANY_REQUESTS,
             &format!("Too many failed sign-ins. Try again in {} minutes.", (wait + 59) / 60),
@@ -128,20 +138,24 @@ async fn login(
         return Ok(response);
     }
     let user = state.store.user_by_login(login).await.map_err(ApiError::from)?;
-    // Unknown logins cost a hash too, so timing does not reveal which logins exist.
-    let hash = user.as_ref().map_or(dummy_hash(), |u| u.password_hash.as_str());
-    let password_ok = verify_password(&form.password, hash);
+    // Unknown logins cost a hash too, so timing does not reveal which logins exist. Hashing is
+    // slow on purpose: off the async workers, so it cannot stall other requests.
+    let hash = user.as_ref().map_or(dummy_hash(), |u| u.password_hash.as_str()).to_owned();
+    let password = form.password.clone();
+    let password_ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| ApiError::internal(format!("password check failed: {e}")))?;
+    // Only people who can use the pages may hold a session (an ingest-only user cannot).
     let user = match user {
-        Some(user) if password_ok && user.enabled => user,
+        Some(user) if password_ok && user.enabled && Access::Read.allows(&user.roles) => user,
         _ => {
-            state.throttle.failed(login, &address, now);
             let locked = state.throttle.retry_after(login, &address, now).is_some();
             let detail = if locked { Some("further attempts throttled".to_owned()) } else { None };
             audit(&state, login, "login.failed", &client, detail).await?;
             return Ok(refuse(StatusCode::UNAUTHORIZED, "Wrong login or password."));
         }
     };
-    state.throttle.succeeded(login);
+    state.throttle.succeeded(login, &address);
     let secret = random_text(32);
     let session = Session {
         id_hash: hash_secret(&secret),
@@ -184,6 +198,9 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/");
+        assert_eq!(safe_next(Some("/x\u{1}")), "/");
         assert_eq!(safe_next(None), "/");
     }
 }

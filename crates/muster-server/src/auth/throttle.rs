@@ -65,12 +65,26 @@ impl LoginThrottle {
             .max()
     }
 
+    /// Starts an attempt: refused with the seconds to wait while locked, otherwise counted as a
+    /// failure at once (so parallel guesses cannot all slip through) until `succeeded` says otherwise.
+    pub fn begin(&self, login: &str, address: &str, now: Timestamp) -> Result<(), i64> {
+        if let Some(wait) = self.retry_after(login, address, now) {
+            return Err(wait);
+        }
+        self.failed(login, address, now);
+        Ok(())
+    }
+
     /// Records a failed attempt.
     pub fn failed(&self, login: &str, address: &str, now: Timestamp) {
         let now = now.micros() / 1_000_000;
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         if counters.len() > MAX_TRACKED {
             counters.retain(|_, c| c.locked_until > now || now - c.window_start < 3600);
+        }
+        if counters.len() > MAX_TRACKED {
+            // Still too many: keep only what is locked, so memory stays bounded under a flood.
+            counters.retain(|_, c| c.locked_until > now);
         }
         for (key, is_account) in Self::keys(login, address) {
             let limit = if is_account { self.account } else { self.address };
@@ -86,11 +100,14 @@ impl LoginThrottle {
         }
     }
 
-    /// A successful login clears the account's count (not the address's: one good password
-    /// must not reset a guessing run against other accounts).
-    pub fn succeeded(&self, login: &str) {
+    /// A successful login clears the account's count and gives back the address the attempt it
+    /// was charged (not more: one good password must not reset a guessing run against others).
+    pub fn succeeded(&self, login: &str, address: &str) {
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         counters.remove(&format!("a:{}", login.trim().to_lowercase()));
+        if let Some(counter) = counters.get_mut(&format!("i:{address}")) {
+            counter.failures = counter.failures.saturating_sub(1);
+        }
     }
 }
 
@@ -127,12 +144,22 @@ mod tests {
     }
 
     #[test]
+    fn attempts_are_counted_before_they_are_judged() {
+        let throttle = LoginThrottle::with_defaults();
+        // Five parallel attempts all begin before any is judged: the sixth is refused.
+        for _ in 0..5 {
+            assert!(throttle.begin("alice", "10.0.0.1", t(0)).is_ok());
+        }
+        assert!(throttle.begin("alice", "10.0.0.1", t(0)).is_err());
+    }
+
+    #[test]
     fn success_clears_the_account() {
         let throttle = LoginThrottle::with_defaults();
         for n in 0..3 {
             throttle.failed("alice", "10.0.0.1", t(n));
         }
-        throttle.succeeded("alice");
+        throttle.succeeded("alice", "10.0.0.1");
         for n in 0..4 {
             throttle.failed("alice", "10.0.0.1", t(10 + n));
         }

@@ -181,6 +181,10 @@ async fn roles_bound_what_callers_do(app: TestApp) {
                 assert_eq!(as_viewer, StatusCode::FORBIDDEN, "viewer may not {what}");
                 assert_ne!(as_ingest, StatusCode::FORBIDDEN, "ingest may {what}");
             }
+            Access::Signed => {
+                assert_ne!(as_viewer, StatusCode::FORBIDDEN, "anyone signed in may {what}");
+                assert_ne!(as_ingest, StatusCode::FORBIDDEN, "anyone signed in may {what}");
+            }
             Access::Public => unreachable!(),
         }
     }
@@ -259,6 +263,25 @@ async fn sessions_need_csrf_for_changes(app: TestApp) {
     assert_eq!(made.status(), StatusCode::CREATED);
     let body: Value = made.json().await.unwrap();
     assert!(body["token"].as_str().unwrap().starts_with("mst_"));
+
+    // Ingest-only accounts post alerts with tokens; they get no UI session.
+    add_user(&app, "feeder", &[Role::Ingest], &[]).await;
+    let refused = login_form(&app, "feeder", PASSWORD).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(refused.headers().get("set-cookie").is_none());
+
+    // A login link cannot send people elsewhere afterwards.
+    for next in ["//evil.example", "/\t/evil.example", "https://evil.example", "/\\evil.example"] {
+        let response = app
+            .client
+            .post(app.url("/login"))
+            .header("origin", format!("http://{}", app.addr))
+            .form(&[("login", "root"), ("password", PASSWORD), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["location"], "/", "{next:?}");
+    }
 
     // A login form posted from another site is refused too.
     let forged = app
@@ -379,8 +402,40 @@ async fn the_audit_log_is_for_admins(app: TestApp) {
     graph_error(refused, StatusCode::FORBIDDEN, "accessDenied").await;
 }
 
-/// Scoped callers carry their device groups; a scoped token of a scoped user gets the narrower scope.
+/// Scoped callers carry their device groups; a scoped token of a scoped user gets the narrower scope;
+/// a scoped admin hands out nothing wider than its own groups.
 async fn scopes_follow_the_caller(app: TestApp) {
+    let scoped_admin = {
+        let spec = TokenSpec {
+            name: "lab admin".into(),
+            role: Role::Admin,
+            user: None,
+            expires_in_days: None,
+            device_groups: vec!["Lab".into()],
+        };
+        accounts::create_token(app.store.as_ref(), spec, "test", app.clock_now()).await.unwrap().1
+    };
+    for groups in [json!([]), json!(["Finance"]), json!(["Lab", "Finance"])] {
+        let wider = app
+            .client
+            .post(app.url("/v1.0/muster/tokens"))
+            .bearer_auth(&scoped_admin)
+            .json(&json!({"name": "escape", "role": "viewer", "deviceGroups": groups}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wider.status(), StatusCode::FORBIDDEN, "{groups}");
+    }
+    let inside = app
+        .client
+        .post(app.url("/v1.0/muster/tokens"))
+        .bearer_auth(&scoped_admin)
+        .json(&json!({"name": "lab viewer", "role": "viewer", "deviceGroups": ["lab"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inside.status(), StatusCode::CREATED);
+
     add_user(&app, "dana", &[Role::Analyst], &["Servers", "Lab"]).await;
     let spec = TokenSpec {
         name: "dana lab".into(),

@@ -101,6 +101,20 @@ async fn ndjson_and_resends(app: TestApp) {
     let first: Value = response.json().await.unwrap();
     assert_eq!(first["accepted"], 2);
 
+    // Refusals name the line as sent, blank lines counted.
+    let with_blank = format!("{}\n\n{{\"title\": \"broken\"}}\n", alert("n3", "ws-04", "Lab", 2, "low"));
+    let response = app
+        .client
+        .post(app.url("/v1.0/security/alerts_v2"))
+        .bearer_auth(&ingest)
+        .header("content-type", "application/x-ndjson")
+        .body(with_blank)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["index"], 2, "{body}");
+
     let mut again = alert("n1", "ws-02", "Lab", 5, "high");
     again["status"] = json!("inProgress");
     let (_, second) = post(&app, &ingest, &again).await;
@@ -111,7 +125,7 @@ async fn ndjson_and_resends(app: TestApp) {
     assert_eq!(stored["status"], "inProgress");
     assert_eq!(stored["severity"], "high");
     let (_, all) = get(&app, &admin, "/v1.0/security/alerts_v2").await;
-    assert_eq!(all["value"].as_array().unwrap().len(), 2);
+    assert_eq!(all["value"].as_array().unwrap().len(), 3);
 
     // The incident's roll-ups follow the update.
     let incident = incident_of(&first, 0);
