@@ -22,6 +22,7 @@ const ALERT_COLUMNS: &str = "id, incident_id, pinned, body";
 /// Rows per multi-row insert, within SQLite's limit of 32,766 parameters per statement.
 const ALERT_ROWS_PER_STATEMENT: usize = 500;
 const KEY_ROWS_PER_STATEMENT: usize = 2000;
+const INCIDENT_ROWS_PER_STATEMENT: usize = 500;
 
 fn incident_row(row: &SqliteRow) -> StoreResult<Incident> {
     let meta = IncidentMeta {
@@ -56,71 +57,94 @@ fn comment_row(row: &SqliteRow) -> StoreResult<AlertComment> {
 }
 
 impl SqliteStore {
-    async fn write_incident(tx: &mut Transaction<'_, Sqlite>, incident: &Incident) -> StoreResult<()> {
-        let c = IncidentColumns::of(incident)?;
-        let stored: Option<i64> = sqlx::query_scalar("SELECT version FROM incidents WHERE id = ?")
-            .bind(c.id)
-            .fetch_optional(&mut **tx)
+    /// Upserts a batch of incidents after checking each builds on the stored version (a repeated
+    /// incident on the copy before it), and replaces their facets; a few statements per batch.
+    async fn write_incidents(tx: &mut Transaction<'_, Sqlite>, incidents: &[Incident]) -> StoreResult<()> {
+        let columns = incidents.iter().map(IncidentColumns::of).collect::<StoreResult<Vec<_>>>()?;
+        let ids: Vec<i64> = columns.iter().map(|c| c.id).collect();
+        let rows = sqlx::query("SELECT id, version FROM incidents WHERE id IN (SELECT value FROM json_each(?))")
+            .bind(ids_json(&ids))
+            .fetch_all(&mut **tx)
             .await
             .map_err(backend)?;
-        if stored.unwrap_or(0) != c.version - 1 {
-            return Err(StoreError::VersionMismatch { id: incident.id, current: stored.unwrap_or(0) });
+        let mut versions: HashMap<i64, i64> = HashMap::new();
+        for row in &rows {
+            versions.insert(row.try_get("id").map_err(backend)?, row.try_get("version").map_err(backend)?);
         }
-        sqlx::query(
-            "INSERT INTO incidents (id, version, status, severity_rank, display_name, assigned_to, \
-             classification, determination, created_at, last_update_at, first_activity_at, last_activity_at, \
-             alert_count, active_alert_count, service_source_count, category_count, redirect_incident_id, \
-             name_locked, severity_locked, body) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET version = excluded.version, status = excluded.status, \
-             severity_rank = excluded.severity_rank, display_name = excluded.display_name, \
-             assigned_to = excluded.assigned_to, classification = excluded.classification, \
-             determination = excluded.determination, last_update_at = excluded.last_update_at, \
-             first_activity_at = excluded.first_activity_at, last_activity_at = excluded.last_activity_at, \
-             alert_count = excluded.alert_count, active_alert_count = excluded.active_alert_count, \
-             service_source_count = excluded.service_source_count, category_count = excluded.category_count, \
-             redirect_incident_id = excluded.redirect_incident_id, name_locked = excluded.name_locked, \
-             severity_locked = excluded.severity_locked, body = excluded.body",
-        )
-        .bind(c.id)
-        .bind(c.version)
-        .bind(c.status)
-        .bind(c.severity_rank)
-        .bind(&c.display_name)
-        .bind(&c.assigned_to)
-        .bind(c.classification)
-        .bind(c.determination)
-        .bind(c.created_at)
-        .bind(c.last_update_at)
-        .bind(c.first_activity_at)
-        .bind(c.last_activity_at)
-        .bind(c.alert_count)
-        .bind(c.active_alert_count)
-        .bind(c.service_source_count)
-        .bind(c.category_count)
-        .bind(c.redirect_incident_id)
-        .bind(c.name_locked)
-        .bind(c.severity_locked)
-        .bind(&c.body)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query("DELETE FROM incident_facets WHERE incident_id = ?")
-            .bind(c.id)
+        for (incident, c) in incidents.iter().zip(&columns) {
+            let current = versions.get(&c.id).copied().unwrap_or(0);
+            if current != c.version - 1 {
+                return Err(StoreError::VersionMismatch { id: incident.id, current });
+            }
+            versions.insert(c.id, c.version);
+        }
+        // Rows of one statement apply in order, so a repeated incident ends as its last copy.
+        for chunk in columns.chunks(INCIDENT_ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO incidents (id, version, status, severity_rank, display_name, assigned_to, \
+                 classification, determination, created_at, last_update_at, first_activity_at, last_activity_at, \
+                 alert_count, active_alert_count, service_source_count, category_count, redirect_incident_id, \
+                 name_locked, severity_locked, body) ",
+            );
+            insert.push_values(chunk, |mut row, c| {
+                row.push_bind(c.id)
+                    .push_bind(c.version)
+                    .push_bind(c.status)
+                    .push_bind(c.severity_rank)
+                    .push_bind(&c.display_name)
+                    .push_bind(&c.assigned_to)
+                    .push_bind(c.classification)
+                    .push_bind(c.determination)
+                    .push_bind(c.created_at)
+                    .push_bind(c.last_update_at)
+                    .push_bind(c.first_activity_at)
+                    .push_bind(c.last_activity_at)
+                    .push_bind(c.alert_count)
+                    .push_bind(c.active_alert_count)
+                    .push_bind(c.service_source_count)
+                    .push_bind(c.category_count)
+                    .push_bind(c.redirect_incident_id)
+                    .push_bind(c.name_locked)
+                    .push_bind(c.severity_locked)
+                    .push_bind(&c.body);
+            });
+            insert.push(
+                " ON CONFLICT (id) DO UPDATE SET version = excluded.version, status = excluded.status, \
+                 severity_rank = excluded.severity_rank, display_name = excluded.display_name, \
+                 assigned_to = excluded.assigned_to, classification = excluded.classification, \
+                 determination = excluded.determination, last_update_at = excluded.last_update_at, \
+                 first_activity_at = excluded.first_activity_at, last_activity_at = excluded.last_activity_at, \
+                 alert_count = excluded.alert_count, active_alert_count = excluded.active_alert_count, \
+                 service_source_count = excluded.service_source_count, category_count = excluded.category_count, \
+                 redirect_incident_id = excluded.redirect_incident_id, name_locked = excluded.name_locked, \
+                 severity_locked = excluded.severity_locked, body = excluded.body",
+            );
+            insert.build().execute(&mut **tx).await.map_err(backend)?;
+        }
+        sqlx::query("DELETE FROM incident_facets WHERE incident_id IN (SELECT value FROM json_each(?))")
+            .bind(ids_json(&ids))
             .execute(&mut **tx)
             .await
             .map_err(backend)?;
-        for (facet, value) in &c.facets {
-            sqlx::query(
-                "INSERT OR IGNORE INTO incident_facets (facet, value, last_activity_at, incident_id) VALUES (?, ?, ?, ?)",
-            )
-            .bind(facet)
-            .bind(value)
-            .bind(c.last_activity_at)
-            .bind(c.id)
-            .execute(&mut **tx)
-            .await
-            .map_err(backend)?;
+        // The facets of each incident's last copy.
+        let mut last: HashMap<i64, usize> = HashMap::new();
+        for (i, c) in columns.iter().enumerate() {
+            last.insert(c.id, i);
+        }
+        let facets: Vec<(&str, &str, i64, i64)> = columns
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| last.get(&c.id) == Some(i))
+            .flat_map(|(_, c)| c.facets.iter().map(move |(f, v)| (*f, v.as_str(), c.last_activity_at, c.id)))
+            .collect();
+        for chunk in facets.chunks(KEY_ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT OR IGNORE INTO incident_facets (facet, value, last_activity_at, incident_id) ",
+            );
+            insert.push_values(chunk, |mut row, (facet, value, at, id)| {
+                row.push_bind(*facet).push_bind(*value).push_bind(*at).push_bind(*id);
+            });
+            insert.build().execute(&mut **tx).await.map_err(backend)?;
         }
         Ok(())
     }
@@ -188,25 +212,27 @@ impl SqliteStore {
         Ok(())
     }
 
-    async fn write_history(tx: &mut Transaction<'_, Sqlite>, entry: &NewHistoryEntry) -> StoreResult<()> {
+    /// Appends history entries in order, many rows per statement.
+    async fn write_history(tx: &mut Transaction<'_, Sqlite>, entries: &[NewHistoryEntry]) -> StoreResult<()> {
         let json = |v: &Option<Value>| v.as_ref().map(Value::to_string);
-        sqlx::query(
-            "INSERT INTO history (incident_id, at, actor_kind, actor, kind, field, old_value, new_value, comment, reason) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(entry.incident_id.get())
-        .bind(entry.at.micros())
-        .bind(actor_kind_text(entry.actor.kind))
-        .bind(&entry.actor.name)
-        .bind(entry.kind.as_str())
-        .bind(&entry.field)
-        .bind(json(&entry.old_value))
-        .bind(json(&entry.new_value))
-        .bind(&entry.comment)
-        .bind(&entry.reason)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
+        for chunk in entries.chunks(INCIDENT_ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO history (incident_id, at, actor_kind, actor, kind, field, old_value, new_value, comment, reason) ",
+            );
+            insert.push_values(chunk, |mut row, entry| {
+                row.push_bind(entry.incident_id.get())
+                    .push_bind(entry.at.micros())
+                    .push_bind(actor_kind_text(entry.actor.kind))
+                    .push_bind(&entry.actor.name)
+                    .push_bind(entry.kind.as_str())
+                    .push_bind(&entry.field)
+                    .push_bind(json(&entry.old_value))
+                    .push_bind(json(&entry.new_value))
+                    .push_bind(&entry.comment)
+                    .push_bind(&entry.reason);
+            });
+            insert.build().execute(&mut **tx).await.map_err(backend)?;
+        }
         Ok(())
     }
 
@@ -327,8 +353,8 @@ impl IncidentStore for SqliteStore {
             return Ok(());
         }
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        for incident in &batch.incidents {
-            Self::write_incident(&mut tx, incident).await?;
+        if !batch.incidents.is_empty() {
+            Self::write_incidents(&mut tx, &batch.incidents).await?;
         }
         for (from, into) in &batch.relinks {
             sqlx::query("UPDATE alerts SET incident_id = ? WHERE incident_id = ?")
@@ -341,9 +367,7 @@ impl IncidentStore for SqliteStore {
         if !batch.alerts.is_empty() {
             Self::write_alerts(&mut tx, &batch.alerts).await?;
         }
-        for entry in &batch.history {
-            Self::write_history(&mut tx, entry).await?;
-        }
+        Self::write_history(&mut tx, &batch.history).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -511,9 +535,7 @@ impl IncidentStore for SqliteStore {
 
     async fn append_history(&self, entries: &[NewHistoryEntry]) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(backend)?;
-        for entry in entries {
-            Self::write_history(&mut tx, entry).await?;
-        }
+        Self::write_history(&mut tx, entries).await?;
         tx.commit().await.map_err(backend)
     }
 
