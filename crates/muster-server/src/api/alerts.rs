@@ -11,7 +11,7 @@ use muster_core::store::{PageRequest, StoredAlert};
 use muster_core::Alert;
 use serde_json::{json, Map, Value};
 
-use super::paging::{base_url, decode_skiptoken, next_link, page_size, project, selection, ListQuery};
+use super::paging::{base_url, collection, decode_skiptoken, next_link, page_size, project, selection, ListQuery};
 use crate::auth::{Access, Principal, Routes, Scope};
 use crate::error::{ApiError, ErrorCode, ErrorDetail};
 use crate::AppState;
@@ -196,14 +196,7 @@ async fn list(
         .filter(|a| alert_visible(&principal.scope, &a.alert))
         .map(|a| Value::Object(project(alert_json(a), select.as_deref())))
         .collect();
-    let mut body = json!({
-        "@odata.context": format!("{}/v1.0/$metadata#security/alerts_v2", base_url(&state, &headers)),
-        "value": items,
-    });
-    if let Some(next) = next {
-        body["@odata.nextLink"] = Value::String(next);
-    }
-    Ok(Json(body))
+    Ok(Json(collection(&base_url(&state, &headers), "security/alerts_v2", items, next)))
 }
 
 async fn get_one(

@@ -5,9 +5,9 @@ use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use muster_core::store::PageRequest;
 use muster_core::{Incident, IncidentId};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::paging::{base_url, decode_skiptoken, next_link, page_size, project, selection, ListQuery};
+use super::paging::{base_url, collection, decode_skiptoken, next_link, page_size, project, selection, ListQuery};
 use crate::auth::{Access, Principal, Routes};
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
@@ -87,14 +87,7 @@ async fn list(
         .filter(|i| principal.scope.allows(i))
         .map(|i| Value::Object(project(incident_json(i), select.as_deref())))
         .collect();
-    let mut body = json!({
-        "@odata.context": format!("{}/v1.0/$metadata#security/incidents", base_url(&state, &headers)),
-        "value": items,
-    });
-    if let Some(next) = next {
-        body["@odata.nextLink"] = Value::String(next);
-    }
-    Ok(Json(body))
+    Ok(Json(collection(&base_url(&state, &headers), "security/incidents", items, next)))
 }
 
 async fn get_one(

@@ -107,6 +107,18 @@ pub fn next_link(base: &str, path: &str, query: &ListQuery, top: u32, position: 
     format!("{base}{path}?{}", params.finish())
 }
 
+/// The Graph collection envelope: `@odata.context` for `entity_set`, the items, and a next link.
+pub fn collection(base: &str, entity_set: &str, items: Vec<Value>, next: Option<String>) -> Value {
+    let mut body = serde_json::json!({
+        "@odata.context": format!("{base}/v1.0/$metadata#{entity_set}"),
+        "value": items,
+    });
+    if let Some(next) = next {
+        body["@odata.nextLink"] = Value::String(next);
+    }
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -451,31 +451,6 @@ async fn scopes_follow_the_caller(app: TestApp) {
     assert_eq!(me["roles"], json!(["viewer"]));
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(TestApp::on(TestDb::sqlite().await).await).await;
-                }
-            )+
-        }
-
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = TestDb::postgres().await else { return };
-                    super::$name(TestApp::on(db).await).await;
-                }
-            )+
-        }
-    };
-}
-
 on_both_backends!(
     strangers_get_only_public_routes,
     bad_tokens_are_refused,

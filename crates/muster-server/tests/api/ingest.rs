@@ -259,31 +259,6 @@ async fn next_links_page_through_everything(app: TestApp) {
     assert!(incidents["@odata.nextLink"].as_str().unwrap().starts_with("http://"));
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(TestApp::on(TestDb::sqlite().await).await).await;
-                }
-            )+
-        }
-
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = TestDb::postgres().await else { return };
-                    super::$name(TestApp::on(db).await).await;
-                }
-            )+
-        }
-    };
-}
-
 on_both_backends!(
     batches_keep_the_valid_and_name_the_refused,
     ndjson_and_resends,
