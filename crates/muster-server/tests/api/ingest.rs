@@ -268,3 +268,32 @@ on_both_backends!(
     scoped_callers_see_only_their_groups,
     next_links_page_through_everything,
 );
+
+/// Alerts with nothing to link on stand alone; bodies over the limit are refused whole.
+mod limits {
+    use muster_server::ServerConfig;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn alerts_without_evidence_become_single_alert_incidents() {
+        let app = TestApp::on(TestDb::sqlite().await).await;
+        let ingest = token(&app, Role::Ingest, &[]).await;
+        let bare = |id: &str| json!({"providerAlertId": id, "title": "Odd thing", "severity": "low", "serviceSource": "sigma"});
+        let (status, body) = post(&app, &ingest, &json!([bare("x1"), bare("x2")])).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_ne!(incident_of(&body, 0), incident_of(&body, 1));
+    }
+
+    #[tokio::test]
+    async fn oversized_batches_get_413_and_store_nothing() {
+        let app = TestApp::spawn_with(ServerConfig { body_limit_bytes: 4096, ..ServerConfig::default() }).await;
+        let ingest = token(&app, Role::Ingest, &[]).await;
+        let big: Vec<Value> = (0..50).map(|n| alert(&format!("big{n}"), "ws-01", "Lab", n, "low")).collect();
+        let response =
+            app.client.post(app.url("/v1.0/security/alerts_v2")).bearer_auth(&ingest).json(&big).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let stored = app.store.list_alerts(&muster_core::store::PageRequest { limit: 10, after: None }).await.unwrap();
+        assert!(stored.is_empty());
+    }
+}
