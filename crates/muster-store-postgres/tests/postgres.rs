@@ -123,7 +123,7 @@ async fn concurrent_writers_cannot_both_win() {
             .map(|n| {
                 let (store, barrier) = (store.clone(), barrier.clone());
                 tokio::spawn(async move {
-                    let mut i = incident(id, version, &[&format!("writer-{n}")]);
+                    let mut i = incident(id, version, &[&format!("writer-{id}-{n}")]);
                     i.status = IncidentStatus::InProgress;
                     barrier.wait().await;
                     store.write(&WriteBatch { incidents: vec![i], ..Default::default() }).await
