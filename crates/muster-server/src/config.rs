@@ -31,6 +31,13 @@ pub struct ServerConfig {
 pub const DEFAULT_SESSION_IDLE_SECS: i64 = 2 * 3600;
 pub const DEFAULT_SESSION_MAX_SECS: i64 = 12 * 3600;
 
+impl ServerConfig {
+    /// Whether clients reach Muster over HTTPS, as its public URL says.
+    pub fn public_https(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {

@@ -79,10 +79,6 @@ impl Correlator {
         Ok(engine)
     }
 
-    pub fn config(&self) -> &CorrelationConfig {
-        &self.config
-    }
-
     /// Tells the engine a person changed an incident (status, assignee, classification).
     pub async fn incident_changed(&self, incident: &Incident) {
         self.engine.lock().await.incident_changed(incident.id, facts_of(incident));

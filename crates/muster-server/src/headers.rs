@@ -23,7 +23,7 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
     set("referrer-policy", "same-origin");
     set("cross-origin-opener-policy", "same-origin");
     set("permissions-policy", "camera=(), microphone=(), geolocation=(), payment=()");
-    if state.config.public_url.as_deref().is_some_and(|u| u.to_ascii_lowercase().starts_with("https://")) {
+    if state.config.public_https() {
         set("strict-transport-security", "max-age=31536000; includeSubDomains");
     }
     response

@@ -15,7 +15,8 @@ pub const POSTGRES_URL_VAR: &str = "MUSTER_TEST_DATABASE_URL";
 pub struct TestDb {
     pub store: Arc<dyn Store>,
     _sqlite_dir: Option<tempfile::TempDir>,
-    postgres: Option<PostgresDb>,
+    // Kept so the database is dropped with this value.
+    _postgres: Option<PostgresDb>,
 }
 
 impl std::fmt::Debug for TestDb {
@@ -30,7 +31,7 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("muster.db").display());
         let store = SqliteStore::open(&url).await.expect("open SQLite store");
-        Self { store: Arc::new(store), _sqlite_dir: Some(dir), postgres: None }
+        Self { store: Arc::new(store), _sqlite_dir: Some(dir), _postgres: None }
     }
 
     /// A store on a new PostgreSQL database, or `None` (with a message) when no server is configured.
@@ -41,12 +42,7 @@ impl TestDb {
         };
         let db = PostgresDb::create(&base).await;
         let store = PostgresStore::connect(&db.url).await.expect("open PostgreSQL store");
-        Some(Self { store: Arc::new(store), _sqlite_dir: None, postgres: Some(db) })
-    }
-
-    /// The database URL of a PostgreSQL test database.
-    pub fn postgres_url(&self) -> Option<&str> {
-        self.postgres.as_ref().map(|p| p.url.as_str())
+        Some(Self { store: Arc::new(store), _sqlite_dir: None, _postgres: Some(db) })
     }
 }
 

@@ -173,10 +173,6 @@ impl Engine {
         }
     }
 
-    pub fn config(&self) -> &CorrelationConfig {
-        &self.config
-    }
-
     /// The facts the engine holds about an incident, if it remembers it.
     pub fn incident(&self, id: IncidentId) -> Option<&IncidentFacts> {
         self.incidents.get(&self.resolve(id))
@@ -492,11 +488,6 @@ impl Engine {
         let live: HashSet<IncidentId> = live.iter().flat_map(|i| [*i, resolve(*i)]).collect();
         self.incidents.retain(|id, _| live.contains(id));
         self.redirects.retain(|from, _| live.contains(from));
-    }
-
-    /// How much the engine holds: keys, noise pairs, incidents.
-    pub fn memory(&self) -> (usize, usize, usize) {
-        (self.keys.len(), self.noise.len(), self.incidents.len())
     }
 }
 

@@ -64,10 +64,6 @@ impl NoiseTracker {
         });
     }
 
-    pub fn len(&self) -> usize {
-        self.pairs.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
     }

@@ -72,8 +72,7 @@ pub(crate) struct LoginForm {
 /// Whether cookies must be `Secure`: Muster is reached over HTTPS (its public URL says so, or a
 /// trusted proxy does).
 fn secure(state: &AppState, headers: &HeaderMap, client: &ClientAddr) -> bool {
-    let public_https =
-        state.config.public_url.as_deref().is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"));
+    let public_https = state.config.public_https();
     let proxied_https = client.via_trusted_proxy
         && headers
             .get("x-forwarded-proto")
