@@ -198,6 +198,53 @@ fn steady_noise_stays_apart_while_a_burst_of_the_same_pair_joins_the_attack() {
     assert_ne!(incident_of(&step, "av-next"), attack);
 }
 
+/// A server that logs failed logons from internet scanners all day: each from a fresh address.
+fn scanned_server(days: i64) -> Vec<AlertFacts> {
+    (0..(days * 24 * 6))
+        .map(|n| {
+            let scanner = format!("198.51.{}.{}", n / 200, n % 200 + 1);
+            alert(&format!("scan{n}"), "sshd-failed", n * 10 * MIN, vec![device("srv-01"), ip(&scanner)])
+        })
+        .collect()
+}
+
+#[test]
+fn a_background_alert_links_only_through_its_new_keys() {
+    let mut e = engine();
+    let mut stream = scanned_server(2);
+    let at = 48 * HOUR + 2 * MIN;
+    stream.push(alert("webshell", "webshell", at, vec![device("srv-01")]));
+    // One more scanner address: new, but the (detector, server) pair is background.
+    stream.push(alert("scan-next", "sshd-failed", at + MIN, vec![device("srv-01"), ip("198.51.99.7")]));
+    let step = run(&mut e, &stream);
+
+    let attack = incident_of(&step, "webshell");
+    let next = step.decisions.iter().find(|d| d.alert_id == "scan-next").unwrap();
+    assert_ne!(next.incident, attack, "the scanner is not pulled into the attack through the server");
+    assert!(next.recurring, "{next:?}");
+}
+
+#[test]
+fn a_brute_force_from_one_address_stands_out_from_background_failures() {
+    let mut e = engine();
+    let mut stream = scanned_server(2);
+    let at = 48 * HOUR + 2 * MIN;
+    stream.push(alert("webshell", "webshell", at, vec![device("srv-01")]));
+    // Sixty failures in a few minutes from one attacker address, then its successful logon.
+    stream.extend(
+        (0..60).map(|n| alert(&format!("brute{n}"), "sshd-failed", at + MIN + n * 3, vec![device("srv-01"), ip("45.9.20.1")])),
+    );
+    stream.push(alert("logon", "sshd-accepted", at + 10 * MIN, vec![device("srv-01"), ip("45.9.20.1")]));
+    let step = run(&mut e, &stream);
+
+    let attack = e.resolve(incident_of(&step, "webshell"));
+    assert_eq!(e.resolve(incident_of(&step, "logon")), attack);
+    let joined = (0..60).filter(|n| e.resolve(incident_of(&step, &format!("brute{n}"))) == attack).count();
+    let margin = CorrelationConfig::default().burst_margin as usize;
+    assert!(joined >= 60 - margin - 1, "{joined} of 60 brute-force alerts joined the attack");
+    assert_ne!(e.resolve(incident_of(&step, "scan10")), attack);
+}
+
 #[test]
 fn a_resolved_incident_is_not_reopened() {
     let mut e = engine();

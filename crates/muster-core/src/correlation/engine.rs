@@ -296,8 +296,18 @@ impl Engine {
         if verdicts.iter().all(|v| *v == PairVerdict::Recurring) {
             return self.place_recurring(alert, &keys[0], at);
         }
-
-        let candidates = self.candidates(&keys, at);
+        // A key this detector fires on steadily says nothing about an attack: the alert links only
+        // through the keys it is new (or bursting) with. A background alert whose new keys link
+        // nowhere (a scanner's fresh address against a server that logs such failures all day)
+        // stays with its recurring pair rather than opening an incident of its own.
+        let fresh: Vec<LinkKey> =
+            keys.iter().zip(&verdicts).filter(|(_, v)| **v != PairVerdict::Recurring).map(|(k, _)| k.clone()).collect();
+        let candidates = self.candidates(&fresh, at);
+        if candidates.is_empty() && !verdicts.contains(&PairVerdict::Burst) {
+            if let Some(i) = verdicts.iter().position(|v| *v == PairVerdict::Recurring) {
+                return self.place_recurring(alert, &keys[i], at);
+            }
+        }
         let Some((&survivor, _)) = candidates.iter().next() else {
             let incident = self.open(alert, false);
             for key in &keys {

@@ -12,7 +12,7 @@ pub enum PairVerdict {
     Novel,
     /// Seen before at its usual rate: background.
     Recurring,
-    /// Seen before, but now far above its usual rate.
+    /// Far above its usual rate, or new and already firing above the burst margin.
     Burst,
 }
 
@@ -45,7 +45,8 @@ impl NoiseTracker {
         let current = history.buckets.entry(bucket).or_insert(0);
         *current += 1;
         if !recurring {
-            return PairVerdict::Novel;
+            // A pair never seen before that already fires above the margin is a burst from nothing.
+            return if *current > config.burst_margin { PairVerdict::Burst } else { PairVerdict::Novel };
         }
         let ceiling = config.burst_factor * busiest as f64 + config.burst_margin as f64;
         if *current as f64 > ceiling {
@@ -79,9 +80,19 @@ mod tests {
     fn a_new_pair_is_novel_and_stays_so_during_its_first_hours() {
         let config = CorrelationConfig::default();
         let mut t = NoiseTracker::default();
-        for minute in 0..(5 * 60) {
-            assert_eq!(t.observe("d|host", minute * 60, &config), PairVerdict::Novel, "minute {minute}");
+        for n in 0..(5 * 6) {
+            assert_eq!(t.observe("d|host", n * 600, &config), PairVerdict::Novel, "alert {n}");
         }
+    }
+
+    #[test]
+    fn a_new_pair_firing_above_the_margin_is_a_burst() {
+        let config = CorrelationConfig::default();
+        let mut t = NoiseTracker::default();
+        let verdicts: Vec<_> = (0..30).map(|n| t.observe("sshd|203.0.113.9", n * 5, &config)).collect();
+        let margin = config.burst_margin as usize;
+        assert!(verdicts[..margin].iter().all(|v| *v == PairVerdict::Novel), "{verdicts:?}");
+        assert!(verdicts[margin..].iter().all(|v| *v == PairVerdict::Burst), "{verdicts:?}");
     }
 
     #[test]

@@ -136,9 +136,13 @@ impl AlertColumns {
         if alert.id.is_empty() {
             return Err(StoreError::Corrupt("an alert without an id cannot be stored".into()));
         }
-        let mut body_alert = alert.clone();
-        body_alert.incident_id = None;
-        let body = serde_json::to_string(&body_alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // The incident lives in its own column; the body never carries it.
+        let body = if alert.incident_id.is_none() {
+            serde_json::to_string(alert)
+        } else {
+            serde_json::to_string(&Alert { incident_id: None, ..alert.clone() })
+        }
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let created = alert.created_date_time.map(|t| t.micros()).unwrap_or(0);
         Ok(Self {
             id: alert.id.clone(),
