@@ -231,9 +231,9 @@ fn a_brute_force_from_one_address_stands_out_from_background_failures() {
     let at = 48 * HOUR + 2 * MIN;
     stream.push(alert("webshell", "webshell", at, vec![device("srv-01")]));
     // Sixty failures in a few minutes from one attacker address, then its successful logon.
-    stream.extend(
-        (0..60).map(|n| alert(&format!("brute{n}"), "sshd-failed", at + MIN + n * 3, vec![device("srv-01"), ip("45.9.20.1")])),
-    );
+    stream.extend((0..60).map(|n| {
+        alert(&format!("brute{n}"), "sshd-failed", at + MIN + n * 3, vec![device("srv-01"), ip("45.9.20.1")])
+    }));
     stream.push(alert("logon", "sshd-accepted", at + 10 * MIN, vec![device("srv-01"), ip("45.9.20.1")]));
     let step = run(&mut e, &stream);
 

@@ -95,20 +95,20 @@ impl Correlator {
         for alert in &mut alerts {
             prepare(alert, now, self.config.future_tolerance_secs);
         }
+        let order: Vec<String> = alerts.iter().map(|a| a.id.clone()).collect();
         // The same alert twice in one batch: its last version, in the place of its first, as if
         // the first had been sent alone and then updated.
-        let mut first_index: HashMap<&str, usize> = HashMap::new();
-        let mut latest: HashMap<&str, &Alert> = HashMap::new();
-        for (i, alert) in alerts.iter().enumerate() {
-            first_index.entry(alert.id.as_str()).or_insert(i);
-            latest.insert(alert.id.as_str(), alert);
+        let mut slot: HashMap<String, usize> = HashMap::with_capacity(alerts.len());
+        let mut unique: Vec<Alert> = Vec::with_capacity(alerts.len());
+        for alert in alerts {
+            match slot.get(&alert.id) {
+                Some(&i) => unique[i] = alert,
+                None => {
+                    slot.insert(alert.id.clone(), unique.len());
+                    unique.push(alert);
+                }
+            }
         }
-        let unique: Vec<Alert> = alerts
-            .iter()
-            .enumerate()
-            .filter(|(i, a)| first_index[a.id.as_str()] == *i)
-            .map(|(_, a)| latest[a.id.as_str()].clone())
-            .collect();
 
         let mut engine = self.engine.lock().await;
         let ids: Vec<String> = unique.iter().map(|a| a.id.clone()).collect();
@@ -154,7 +154,13 @@ impl Correlator {
 
         let placed: HashMap<&str, IncidentId> =
             batch.alerts.iter().map(|s| (s.alert.id.as_str(), s.incident_id)).collect();
-        Ok(alerts.iter().map(|a| Accepted { alert_id: a.id.clone(), incident_id: placed[a.id.as_str()] }).collect())
+        Ok(order
+            .into_iter()
+            .map(|alert_id| {
+                let incident_id = placed[alert_id.as_str()];
+                Accepted { alert_id, incident_id }
+            })
+            .collect())
     }
 }
 

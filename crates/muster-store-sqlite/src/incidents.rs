@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use muster_core::alert::AlertComment;
-use muster_core::entity::EntityKind;
+use muster_core::entity::{entity_keys, EntityKind};
 use muster_core::history::{Actor, ActorKind, HistoryEntry, HistoryFilter, HistoryKind, NewHistoryEntry};
 use muster_core::incident::{Incident, IncidentMeta};
 use muster_core::store::columns::{alert_from_row, incident_from_row, AlertColumns, IncidentColumns};
@@ -164,11 +164,25 @@ impl SqliteStore {
             .map(|(_, a)| AlertColumns::of(a))
             .collect::<StoreResult<Vec<_>>>()?;
         let ids: Vec<&str> = columns.iter().map(|c| c.id.as_str()).collect();
-        sqlx::query("DELETE FROM entity_keys WHERE alert_id IN (SELECT value FROM json_each(?))")
-            .bind(ids_json(&ids))
-            .execute(&mut **tx)
-            .await
-            .map_err(backend)?;
+        // Alerts sent again lose the keys of their stored version (new ones have none to lose).
+        let stored =
+            sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id IN (SELECT value FROM json_each(?))"))
+                .bind(ids_json(&ids))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(backend)?;
+        for row in &stored {
+            let old = alert_row(row)?.alert;
+            for key in entity_keys(&old) {
+                sqlx::query("DELETE FROM entity_keys WHERE kind = ? AND value = ? AND alert_id = ?")
+                    .bind(key.kind.as_str())
+                    .bind(&key.value)
+                    .bind(&old.id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+            }
+        }
         for chunk in columns.chunks(ALERT_ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO alerts (id, incident_id, service_source, provider_alert_id, status, severity_rank, \

@@ -18,10 +18,11 @@ use muster_sim::{simulate_iter, SimConfig, TruthRow};
 use crate::cli::BenchIngestArgs;
 use crate::database::Database;
 
-/// Peak resident memory of this process, from the kernel (Linux), in MiB.
-fn peak_rss_mib() -> Option<f64> {
+/// A memory figure of this process from the kernel (Linux), in MiB: `VmHWM` (peak resident) or
+/// `VmRSS` (resident now).
+fn memory_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
@@ -78,6 +79,8 @@ pub async fn run(
         started.elapsed().as_secs_f64()
     );
 
+    // The workload sits in memory for the whole run; the figure that matters is what comes on top.
+    let workload_mib = memory_mib("VmRSS:");
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let url = database.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
     let db = Database::open(&url).await?;
@@ -105,8 +108,12 @@ pub async fn run(
         args.batch,
         alerts.len() as f64 / elapsed
     );
-    if let Some(mib) = peak_rss_mib() {
-        println!("peak memory: {mib:.0} MiB resident");
+    if let (Some(peak), Some(workload)) = (memory_mib("VmHWM:"), workload_mib) {
+        println!(
+            "peak memory: {peak:.0} MiB resident, of which the parsed workload {workload:.0} MiB; \
+             engine, store and server {:.0} MiB",
+            peak - workload
+        );
     }
     let grouped = grouping(store.as_ref()).await?;
     let s = score(&truth, &grouped);
