@@ -42,7 +42,7 @@ impl Default for CorrelationConfig {
         Self {
             window_secs: 24 * 3600,
             busy_window_secs: 4 * 3600,
-            prevalence_limit: 5,
+            prevalence_limit: 7,
             exclusions: Vec::new(),
             max_incident_alerts: None,
             noise_bucket_secs: 3600,
