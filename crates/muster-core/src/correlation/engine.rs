@@ -225,15 +225,16 @@ impl Engine {
         let at = alert.at.micros() / 1_000_000;
         self.high_water = self.high_water.max(at);
         let keys = self.linking_keys(alert);
-        for key in &keys {
-            self.noise.observe(&pair_name(&alert.detector, key), at, &self.config);
-        }
+        let verdicts: Vec<PairVerdict> =
+            keys.iter().map(|key| self.noise.observe(&pair_name(&alert.detector, key), at, &self.config)).collect();
         self.accompany(&keys, at);
         let incident = self.resolve(placed.incident);
         let recurring = self.incidents.get(&incident).is_some_and(|f| f.recurring);
         if recurring {
-            if let Some(first) = keys.first() {
-                self.remember_recurring(pair_name(&alert.detector, first), incident, at);
+            // The pair that placed it, as `place` chose it: the first recurring one.
+            let pair = verdicts.iter().position(|v| *v == PairVerdict::Recurring).unwrap_or(0);
+            if let Some(key) = keys.get(pair) {
+                self.remember_recurring(pair_name(&alert.detector, key), incident, at);
             }
         } else {
             for key in &keys {
