@@ -13,7 +13,7 @@ use muster_core::store::columns::assignee_key;
 use muster_core::store::{Store, StoreError, StoredAlert, WriteBatch};
 use muster_core::{Alert, IncidentId, Timestamp};
 use serde_json::json;
-use tokio::sync::Mutex;
+use tokio::sync::{oneshot, Mutex};
 
 /// The system tag Graph gives an incident merged into another.
 pub const REDIRECTED_TAG: &str = "Redirected";
@@ -34,7 +34,17 @@ const WRITE_ATTEMPTS: usize = 5;
 #[derive(Debug)]
 pub struct Correlator {
     engine: Mutex<Engine>,
+    /// Batches waiting for the engine. Whoever takes the engine next correlates and commits all of
+    /// them in one transaction (group commit), so concurrent senders share one commit.
+    waiting: std::sync::Mutex<Vec<Waiting>>,
     config: CorrelationConfig,
+}
+
+/// One sender's batch, and where its outcome goes.
+#[derive(Debug)]
+struct Waiting {
+    alerts: Vec<Alert>,
+    outcome: oneshot::Sender<Result<Vec<Accepted>, StoreError>>,
 }
 
 /// What the engine needs to know of a stored incident.
@@ -55,7 +65,7 @@ impl Correlator {
     /// latest activity stored (not from the wall clock), so a restart changes no result.
     pub async fn start(store: &dyn Store, config: CorrelationConfig) -> Result<Self, StoreError> {
         let engine = Self::rebuild(store, &config).await?;
-        Ok(Self { engine: Mutex::new(engine), config })
+        Ok(Self { engine: Mutex::new(engine), waiting: Default::default(), config })
     }
 
     async fn rebuild(store: &dyn Store, config: &CorrelationConfig) -> Result<Engine, StoreError> {
@@ -85,7 +95,8 @@ impl Correlator {
     }
 
     /// Stores and correlates a batch of valid alerts. When it returns, every alert is committed
-    /// and its incident is up to date.
+    /// and its incident is up to date. Batches that arrive while the engine is busy are committed
+    /// together with the others waiting; each sender gets its own alerts' outcome.
     pub async fn ingest(
         &self,
         store: &dyn Store,
@@ -95,6 +106,46 @@ impl Correlator {
         for alert in &mut alerts {
             prepare(alert, now, self.config.future_tolerance_secs);
         }
+        let (outcome, mine) = oneshot::channel();
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner()).push(Waiting { alerts, outcome });
+        {
+            let mut engine = self.engine.lock().await;
+            let waiting = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|e| e.into_inner()));
+            // Empty when an earlier holder of the engine already committed this batch.
+            if !waiting.is_empty() {
+                let sizes: Vec<usize> = waiting.iter().map(|w| w.alerts.len()).collect();
+                let mut outcomes = Vec::with_capacity(waiting.len());
+                let mut all = Vec::with_capacity(sizes.iter().sum());
+                for w in waiting {
+                    all.extend(w.alerts);
+                    outcomes.push(w.outcome);
+                }
+                match self.commit(&mut engine, store, all, now).await {
+                    Ok(accepted) => {
+                        let mut accepted = accepted.into_iter();
+                        for (size, outcome) in sizes.into_iter().zip(outcomes) {
+                            let _ = outcome.send(Ok(accepted.by_ref().take(size).collect()));
+                        }
+                    }
+                    Err(e) => {
+                        for outcome in outcomes {
+                            let _ = outcome.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        mine.await.unwrap_or_else(|_| Err(StoreError::Backend("the ingest was cancelled before it committed".into())))
+    }
+
+    /// Correlates and commits prepared alerts with the engine held.
+    async fn commit(
+        &self,
+        engine: &mut Engine,
+        store: &dyn Store,
+        alerts: Vec<Alert>,
+        now: Timestamp,
+    ) -> Result<Vec<Accepted>, StoreError> {
         let order: Vec<String> = alerts.iter().map(|a| a.id.clone()).collect();
         // The same alert twice in one batch: its last version, in the place of its first, as if
         // the first had been sent alone and then updated.
@@ -110,7 +161,6 @@ impl Correlator {
             }
         }
 
-        let mut engine = self.engine.lock().await;
         let ids: Vec<String> = unique.iter().map(|a| a.id.clone()).collect();
         let existing: HashMap<String, StoredAlert> =
             store.alerts(&ids).await?.into_iter().map(|s| (s.alert.id.clone(), s)).collect();
@@ -125,7 +175,7 @@ impl Correlator {
 
         let mut attempt = 0;
         let written = loop {
-            let batch = match build_batch(store, &engine, &step, &unique, &existing, now).await {
+            let batch = match build_batch(store, engine, &step, &unique, &existing, now).await {
                 Ok(batch) => batch,
                 Err(e) => break Err(e),
             };
@@ -150,7 +200,6 @@ impl Correlator {
         for incident in &batch.incidents {
             engine.incident_changed(incident.id, facts_of(incident));
         }
-        drop(engine);
 
         let placed: HashMap<&str, IncidentId> =
             batch.alerts.iter().map(|s| (s.alert.id.as_str(), s.incident_id)).collect();

@@ -12,7 +12,7 @@ use crate::incident::Incident;
 use crate::time::Timestamp;
 
 /// What can go wrong in storage, in terms the layers above can act on.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,

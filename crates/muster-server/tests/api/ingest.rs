@@ -259,7 +259,38 @@ async fn next_links_page_through_everything(app: TestApp) {
     assert!(incidents["@odata.nextLink"].as_str().unwrap().starts_with("http://"));
 }
 
+/// Batches sent at once share commits; each sender still hears of its own alerts, in its order.
+async fn concurrent_senders_each_hear_of_their_own_alerts(app: TestApp) {
+    let ingest = token(&app, Role::Ingest, &[]).await;
+    let admin = token(&app, Role::Admin, &[]).await;
+    let batch = |sender: usize| -> Value {
+        (0..25).map(|n| alert(&format!("c{sender}-{n}"), "ws-07", "Lab", n as i64, "low")).collect()
+    };
+    let bodies: Vec<Value> = (0..8).map(batch).collect();
+    let answers = futures_util::future::join_all(bodies.iter().map(|body| post(&app, &ingest, body))).await;
+    let mut incidents = std::collections::BTreeSet::new();
+    for (sender, (status, body)) in answers.iter().enumerate() {
+        assert_eq!(*status, StatusCode::OK, "{body}");
+        let placed = body["value"].as_array().unwrap();
+        assert_eq!(placed.len(), 25);
+        for (n, entry) in placed.iter().enumerate() {
+            assert_eq!(entry["index"], n);
+            incidents.insert(entry["incidentId"].as_str().unwrap().to_owned());
+        }
+        for n in [0, 24] {
+            let id = placed[n]["id"].as_str().unwrap();
+            let (status, stored) = get(&app, &admin, &format!("/v1.0/security/alerts_v2/{id}")).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(stored["providerAlertId"], format!("c{sender}-{n}"));
+        }
+    }
+    assert_eq!(incidents.len(), 1, "one host, one incident: {incidents:?}");
+    let (_, listed) = get(&app, &admin, "/v1.0/security/alerts_v2?$top=1000").await;
+    assert_eq!(listed["value"].as_array().unwrap().len(), 200);
+}
+
 on_both_backends!(
+    concurrent_senders_each_hear_of_their_own_alerts,
     batches_keep_the_valid_and_name_the_refused,
     ndjson_and_resends,
     bridging_alerts_merge_incidents,

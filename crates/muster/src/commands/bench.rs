@@ -91,7 +91,7 @@ pub async fn run(
 
     let started = Instant::now();
     if args.http {
-        http_run(store.clone(), correlation, &alerts, args.batch).await?;
+        http_run(store.clone(), correlation, &alerts, args.batch, usize::from(args.clients)).await?;
     } else {
         let correlator = Correlator::start(store.as_ref(), correlation).await?;
         for batch in alerts.chunks(args.batch) {
@@ -99,7 +99,7 @@ pub async fn run(
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let path = if args.http { "HTTP API, engine and" } else { "engine and" };
+    let path = if args.http { format!("HTTP API ({} clients), engine and", args.clients) } else { "engine and".into() };
     println!(
         "ingest: {} alerts in {:.1} s through {path} {} store, batches of {}: {:.0} alerts/s",
         alerts.len(),
@@ -125,12 +125,14 @@ pub async fn run(
     Ok(())
 }
 
-/// Posts the workload to an in-process server over loopback HTTP, as NDJSON batches.
+/// Posts the workload to an in-process server over loopback HTTP, as NDJSON batches, from
+/// `clients` clients at once, each taking the next batch when its last one is answered.
 async fn http_run(
     store: Arc<dyn Store>,
     correlation: CorrelationConfig,
     alerts: &[Alert],
     batch: usize,
+    clients: usize,
 ) -> anyhow::Result<()> {
     use muster_core::access::Role;
     use muster_core::time::{Clock, SystemClock};
@@ -155,21 +157,27 @@ async fn http_run(
     }));
     let client = reqwest::Client::new();
     let url = format!("http://{address}/v1.0/security/alerts_v2");
-    for chunk in alerts.chunks(batch) {
-        let mut body = String::new();
-        for alert in chunk {
-            body.push_str(&serde_json::to_string(alert)?);
-            body.push('\n');
+    let chunks: Vec<&[Alert]> = alerts.chunks(batch).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let post_batches = || async {
+        while let Some(chunk) = chunks.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+            let mut body = String::new();
+            for alert in *chunk {
+                body.push_str(&serde_json::to_string(alert)?);
+                body.push('\n');
+            }
+            let response = client
+                .post(&url)
+                .bearer_auth(&token)
+                .header("content-type", "application/x-ndjson")
+                .body(body)
+                .send()
+                .await?;
+            anyhow::ensure!(response.status().is_success(), "the server answered {}", response.status());
         }
-        let response = client
-            .post(&url)
-            .bearer_auth(&token)
-            .header("content-type", "application/x-ndjson")
-            .body(body)
-            .send()
-            .await?;
-        anyhow::ensure!(response.status().is_success(), "the server answered {}", response.status());
-    }
+        anyhow::Ok(())
+    };
+    futures_util::future::try_join_all((0..clients).map(|_| post_batches())).await?;
     let _ = stop.send(());
     server.await??;
     Ok(())
