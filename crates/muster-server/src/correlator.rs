@@ -96,7 +96,8 @@ impl Correlator {
 
     /// Stores and correlates a batch of valid alerts. When it returns, every alert is committed
     /// and its incident is up to date. Batches that arrive while the engine is busy are committed
-    /// together with the others waiting; each sender gets its own alerts' outcome.
+    /// together with the others waiting; each sender gets its own alerts' outcome. Should that one
+    /// commit fail, every batch in it fails and none of them is stored.
     pub async fn ingest(
         &self,
         store: &dyn Store,
