@@ -141,6 +141,38 @@ fn prevalent_keys_stop_linking() {
     assert!(step.decisions.last().unwrap().created, "{step:?}");
 }
 
+fn mailbox(address: &str) -> Value {
+    json!({"@odata.type": "#microsoft.graph.security.mailboxEvidence", "primaryAddress": address})
+}
+
+#[test]
+fn an_account_is_prevalent_by_the_devices_it_reaches_not_by_the_mail_it_names() {
+    let mut e = engine();
+    let mut stream = vec![alert("first", "d0", 0, vec![user("alice"), device("ws-01")])];
+    // Mail alerts name alice with many colleagues' mailboxes: that makes her no proxy.
+    stream.extend((0..8).map(|n| {
+        alert(
+            &format!("mail{n}"),
+            &format!("m{n}"),
+            MIN + n,
+            vec![user("alice"), mailbox(&format!("c{n}@contoso.com"))],
+        )
+    }));
+    stream.push(alert("hop", "d9", 10 * MIN, vec![user("alice"), device("ws-02")]));
+    let step = run(&mut e, &stream);
+    assert_eq!(e.resolve(incident_of(&step, "hop")), e.resolve(incident_of(&step, "first")));
+
+    // A shared admin account logging on to server after server is.
+    let mut e = engine();
+    let limit = CorrelationConfig::default().prevalence_limit as i64;
+    let mut stream: Vec<AlertFacts> = (0..=limit)
+        .map(|n| alert(&format!("logon{n}"), &format!("l{n}"), n * MIN, vec![user("adm"), device(&format!("srv-{n}"))]))
+        .collect();
+    stream.push(alert("next", "x", 30 * MIN, vec![user("adm"), device("srv-99")]));
+    let step = run(&mut e, &stream);
+    assert!(step.decisions.last().unwrap().created, "{step:?}");
+}
+
 #[test]
 fn excluded_keys_never_link() {
     let config = CorrelationConfig { exclusions: vec!["device:jump-01".into()], ..Default::default() };

@@ -67,8 +67,9 @@ window_secs = 86400
 # Devices and user accounts link only within this shorter stretch since the incident last saw them.
 busy_window_secs = 14400
 # A key seen alongside more than this many devices, users or mailboxes (or in more incidents) is
-# prevalent - a proxy, a domain controller, a shared admin account - and stops linking.
-prevalence_limit = 7
+# prevalent - a proxy, a domain controller, a shared admin account - and stops linking. An account
+# counts the devices it is seen on; a device, the accounts seen on it.
+prevalence_limit = 5
 # Keys that never link, as "kind:value", e.g. ["device:jump-01", "user:svc-backup@contoso"].
 exclusions = []
 # Set to cap incident size: the overflow opens a new incident. Off by default.

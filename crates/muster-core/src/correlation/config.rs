@@ -15,7 +15,8 @@ pub struct CorrelationConfig {
     pub busy_window_secs: i64,
     /// A key seen alongside more than this many distinct devices, users or mailboxes (or linked to
     /// more than this many incidents in its window) is prevalent — a proxy, a domain controller, a
-    /// shared admin account — and stops linking.
+    /// shared admin account — and stops linking. An account counts the devices it is seen on, a
+    /// device the accounts seen on it.
     pub prevalence_limit: usize,
     /// Keys that never link, as `kind:value` (e.g. `user:svc-backup@contoso`, `device:jump-01`).
     pub exclusions: Vec<String>,
@@ -42,7 +43,7 @@ impl Default for CorrelationConfig {
         Self {
             window_secs: 24 * 3600,
             busy_window_secs: 4 * 3600,
-            prevalence_limit: 7,
+            prevalence_limit: 5,
             exclusions: Vec::new(),
             max_incident_alerts: None,
             noise_bucket_secs: 3600,

@@ -411,6 +411,9 @@ impl Engine {
                 if *asset == key {
                     continue;
                 }
+                if !counts_as_companion(key, asset) {
+                    continue;
+                }
                 let seen = self.companions.entry(key.clone()).or_default();
                 // Past the limit the key is prevalent; more names change nothing.
                 if seen.len() <= limit || seen.contains_key(hash) {
@@ -499,6 +502,18 @@ impl Engine {
         let live: HashSet<IncidentId> = live.iter().flat_map(|i| [*i, resolve(*i)]).collect();
         self.incidents.retain(|id, _| live.contains(id));
         self.redirects.retain(|from, _| live.contains(from));
+    }
+}
+
+/// Whether `asset`, seen in one alert with `key`, counts towards `key` being prevalent. An account
+/// is prevalent when it reaches many devices (a shared admin), and a device when many accounts use
+/// it (a jump host). A person's own mailbox or a colleague named in the same mail says nothing of
+/// that. Any other key (an address, a URL, a hash) is prevalent when many assets of any kind share it.
+fn counts_as_companion(key: &LinkKey, asset: &LinkKey) -> bool {
+    match key.kind {
+        EntityKind::User => asset.kind == EntityKind::Device,
+        EntityKind::Device => asset.kind == EntityKind::User,
+        _ => true,
     }
 }
 
