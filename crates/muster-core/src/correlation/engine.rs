@@ -231,9 +231,7 @@ impl Engine {
         let incident = self.resolve(placed.incident);
         let recurring = self.incidents.get(&incident).is_some_and(|f| f.recurring);
         if recurring {
-            // The pair that placed it, as `place` chose it: the first recurring one.
-            let pair = verdicts.iter().position(|v| *v == PairVerdict::Recurring).unwrap_or(0);
-            if let Some(key) = keys.get(pair) {
+            if let Some(key) = keys.get(recurring_pair(&verdicts).unwrap_or(0)) {
                 self.remember_recurring(pair_name(&alert.detector, key), incident, at);
             }
         } else {
@@ -305,7 +303,7 @@ impl Engine {
             keys.iter().zip(&verdicts).filter(|(_, v)| **v != PairVerdict::Recurring).map(|(k, _)| k.clone()).collect();
         let candidates = self.candidates(&fresh, at);
         if candidates.is_empty() && !verdicts.contains(&PairVerdict::Burst) {
-            if let Some(i) = verdicts.iter().position(|v| *v == PairVerdict::Recurring) {
+            if let Some(i) = recurring_pair(&verdicts) {
                 return self.place_recurring(alert, &keys[i], at);
             }
         }
@@ -503,6 +501,13 @@ impl Engine {
         self.incidents.retain(|id, _| live.contains(id));
         self.redirects.retain(|from, _| live.contains(from));
     }
+}
+
+/// The pair a background alert is grouped under: its first recurring one (the first of all when
+/// every pair is). Placement and the rebuild at start-up both ask here, so a restart files later
+/// noise where a run that never stopped would.
+fn recurring_pair(verdicts: &[PairVerdict]) -> Option<usize> {
+    verdicts.iter().position(|v| *v == PairVerdict::Recurring)
 }
 
 /// Whether `asset`, seen in one alert with `key`, counts towards `key` being prevalent. An account
