@@ -327,6 +327,23 @@ fn evidence_keys(ev: &Evidence, out: &mut Vec<EntityKey>) {
     }
 }
 
+/// A stable 64-bit hash of a normalised key, the same in every process and version: what storage
+/// indexes entity keys by. Collisions are possible, so whoever looks a hash up checks the key.
+pub fn key_hash(kind: EntityKind, value: &str) -> i64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(kind.as_str().as_bytes());
+    hasher.update(&[0x1f]);
+    hasher.update(value.as_bytes());
+    hasher.digest() as i64
+}
+
+impl EntityKey {
+    /// [`key_hash`] of this key.
+    pub fn hash(&self) -> i64 {
+        key_hash(self.kind, &self.value)
+    }
+}
+
 /// The distinct entity keys of an alert's evidence, in a stable order.
 pub fn entity_keys(alert: &Alert) -> Vec<EntityKey> {
     let mut out = Vec::new();
@@ -361,6 +378,14 @@ mod tests {
         assert_eq!(normalise_ip("::ffff:1.2.3.4").as_deref(), Some("1.2.3.4"));
         assert_eq!(normalise_url("HTTP://Evil.Example:80/a#x").as_deref(), Some("http://evil.example/a"));
         assert_eq!(normalise_url("evil.example/login").as_deref(), Some("http://evil.example/login"));
+    }
+
+    #[test]
+    fn key_hashes_are_stable() {
+        // Stored in databases: this value must never change.
+        assert_eq!(key_hash(EntityKind::Device, "ws-01"), key_hash(EntityKind::Device, "ws-01"));
+        assert_ne!(key_hash(EntityKind::Device, "ws-01"), key_hash(EntityKind::User, "ws-01"));
+        assert_eq!(key_hash(EntityKind::Device, "ws-01"), -8_782_382_203_424_996_647_i64);
     }
 
     #[test]

@@ -365,17 +365,26 @@ macro_rules! evidence_enum {
                 Ok(Self::Other(map))
             }
 
-            fn to_map(&self) -> Result<Map<String, Value>, serde_json::Error> {
-                let (wire, body) = match self {
-                    $(Self::$variant(e) => ($wire, serde_json::to_value(e)?),)+
-                    Self::Other(map) => return Ok(map.clone()),
-                };
-                let mut out = Map::new();
-                out.insert("@odata.type".into(), Value::String(format!("{GRAPH_NS}{wire}")));
-                if let Value::Object(fields) = body {
-                    out.extend(fields);
+        }
+
+        impl Serialize for Evidence {
+            /// `@odata.type` first, then the type's own properties: written straight out, without
+            /// building a JSON value in between (this runs for every evidence item of every alert
+            /// stored).
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                #[derive(Serialize)]
+                struct Typed<'a, T: Serialize> {
+                    #[serde(rename = "@odata.type")]
+                    odata_type: &'static str,
+                    #[serde(flatten)]
+                    body: &'a T,
                 }
-                Ok(out)
+                match self {
+                    $(Self::$variant(e) => {
+                        Typed { odata_type: concat!("#microsoft.graph.security.", $wire), body: e }.serialize(s)
+                    })+
+                    Self::Other(map) => map.serialize(s),
+                }
             }
         }
     };
@@ -401,12 +410,6 @@ evidence_enum! {
 /// `#microsoft.graph.security.deviceEvidence` → `deviceEvidence`.
 fn short_type_name(full: &str) -> &str {
     full.rsplit('.').next().unwrap_or(full)
-}
-
-impl Serialize for Evidence {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.to_map().map_err(serde::ser::Error::custom)?.serialize(s)
-    }
 }
 
 impl<'de> Deserialize<'de> for Evidence {

@@ -8,6 +8,12 @@ use sha2::{Digest, Sha256};
 
 use crate::source::ServiceSource;
 
+/// A stable 64-bit hash of an alert id, the same in every process and version: what storage finds
+/// alerts by. Collisions are possible, so whoever looks a hash up compares the id.
+pub fn alert_id_hash(id: &str) -> i64 {
+    xxhash_rust::xxh3::xxh3_64(id.as_bytes()) as i64
+}
+
 /// An incident id: a small, human-readable, increasing integer, written as a string (`"1042"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IncidentId(i64);

@@ -67,17 +67,26 @@ fn compact(raw: &str) -> String {
 /// `Initial Access`, `attack.initial_access`, `INITIALACCESS`) becomes its PascalCase identifier
 /// (`InitialAccess`); anything else is kept as sent, trimmed. `None` for an empty value.
 pub fn canonical_category(raw: &str) -> Option<String> {
+    canonical_category_ref(raw).map(str::to_owned)
+}
+
+/// [`canonical_category`] without allocating: a known tactic is its `'static` name, anything else
+/// the trimmed input.
+pub fn canonical_category_ref(raw: &str) -> Option<&str> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return None;
     }
+    // Most tools already write the identifier itself.
+    if let Some(known) = KNOWN_CATEGORIES.iter().find(|k| **k == trimmed) {
+        return Some(known);
+    }
+    static COMPACT: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let compacted = COMPACT.get_or_init(|| KNOWN_CATEGORIES.iter().map(|k| compact(k)).collect());
     let key = compact(trimmed);
     let bare = key.strip_prefix("attack").unwrap_or(&key);
-    let known = KNOWN_CATEGORIES.iter().find(|k| {
-        let k = compact(k);
-        k == key || k == bare
-    });
-    Some(known.map_or_else(|| trimmed.to_owned(), |k| (*k).to_owned()))
+    let known = KNOWN_CATEGORIES.iter().zip(compacted).find(|(_, k)| **k == key || *k == bare).map(|(k, _)| *k);
+    Some(known.unwrap_or(trimmed))
 }
 
 /// Splits an identifier into words at separators and camel/Pascal case boundaries, keeping

@@ -18,11 +18,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::alert::Alert;
-use crate::entity::{entity_keys, EntityKind};
+use crate::entity::{entity_keys, EntityKey, EntityKind};
 use crate::enums::{AlertSeverity, GraphEnum, InvestigationState};
 use crate::evidence::Evidence;
 use crate::incident::{AssetSummary, ImpactedAssets, Incident};
-use crate::naming::{canonical_category, generated_name};
+use crate::naming::{canonical_category_ref, generated_name};
 use crate::time::Timestamp;
 
 /// The system tag of an incident whose alerts span two or more categories.
@@ -174,58 +174,58 @@ pub struct RollupState {
     title_fold: TitleFold,
 }
 
-/// What one alert contributes to a state, each value once per alert.
-struct Contribution {
+/// What one alert contributes to a state, each value once per alert. Borrowed from the alert and
+/// its keys: adding an alert to a running total allocates only for values the total has not seen.
+struct Contribution<'a> {
     active: bool,
     severity: AlertSeverity,
-    categories: BTreeSet<String>,
-    mitre_techniques: BTreeSet<String>,
-    service_source: String,
-    detection_source: Option<String>,
-    os_platforms: BTreeSet<String>,
-    device_groups: BTreeSet<String>,
+    categories: BTreeSet<&'a str>,
+    mitre_techniques: BTreeSet<&'a str>,
+    service_source: &'a str,
+    detection_source: Option<&'a str>,
+    os_platforms: BTreeSet<&'a str>,
+    device_groups: BTreeSet<&'a str>,
     investigation_state: Option<InvestigationState>,
-    data_sensitivity: BTreeSet<String>,
-    assets: Vec<(EntityKind, String, String)>,
+    data_sensitivity: BTreeSet<&'a str>,
+    /// Kind, normalised value, display name.
+    assets: Vec<(EntityKind, &'a str, &'a str)>,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
 }
 
-fn clean(value: &str) -> Option<String> {
+fn clean(value: &str) -> Option<&str> {
     let trimmed = value.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+    (!trimmed.is_empty()).then_some(trimmed)
 }
 
-impl Contribution {
-    fn of(alert: &Alert) -> Self {
-        let categories: BTreeSet<String> = if alert.categories.iter().any(|c| !c.trim().is_empty()) {
-            alert.categories.iter().filter_map(|c| canonical_category(c)).collect()
+impl<'a> Contribution<'a> {
+    /// `keys` are the alert's [`entity_keys`].
+    fn of(alert: &'a Alert, keys: &'a [EntityKey]) -> Self {
+        let categories: BTreeSet<&str> = if alert.categories.iter().any(|c| !c.trim().is_empty()) {
+            alert.categories.iter().filter_map(|c| canonical_category_ref(c)).collect()
         } else {
-            alert.category.as_deref().and_then(canonical_category).into_iter().collect()
+            alert.category.as_deref().and_then(canonical_category_ref).into_iter().collect()
         };
-        let devices = alert.evidence.iter().filter_map(|e| match e {
-            Evidence::Device(d) => Some(d),
-            _ => None,
-        });
         let mut os_platforms = BTreeSet::new();
         let mut device_groups = BTreeSet::new();
-        for d in devices {
-            os_platforms.extend(d.os_platform.as_deref().and_then(clean));
-            device_groups.extend(d.rbac_group_name.as_deref().and_then(clean));
+        for e in &alert.evidence {
+            if let Evidence::Device(d) = e {
+                os_platforms.extend(d.os_platform.as_deref().and_then(clean));
+                device_groups.extend(d.rbac_group_name.as_deref().and_then(clean));
+            }
         }
         let data_sensitivity = match alert.custom_details.as_ref().and_then(|m| m.get(SENSITIVITY_LABEL)) {
             Some(Value::String(label)) => clean(label).into_iter().collect(),
             Some(Value::Array(labels)) => labels.iter().filter_map(Value::as_str).filter_map(clean).collect(),
             _ => BTreeSet::new(),
         };
-        let assets = entity_keys(alert)
-            .into_iter()
+        let assets = keys
+            .iter()
             .filter(|k| {
                 matches!(k.kind, EntityKind::Device | EntityKind::User | EntityKind::Mailbox | EntityKind::CloudApp)
             })
             .map(|k| {
-                let display = if k.display.is_empty() { k.value.clone() } else { k.display };
-                (k.kind, k.value, display)
+                (k.kind, k.value.as_str(), if k.display.is_empty() { k.value.as_str() } else { k.display.as_str() })
             })
             .collect();
         let last = alert.activity_time();
@@ -234,8 +234,8 @@ impl Contribution {
             severity: alert.severity,
             categories,
             mitre_techniques: alert.mitre_techniques.iter().filter_map(|t| clean(t)).collect(),
-            service_source: alert.service_source.as_str().to_owned(),
-            detection_source: alert.detection_source.as_ref().map(|d| d.as_str().to_owned()),
+            service_source: alert.service_source.as_str(),
+            detection_source: alert.detection_source.as_ref().map(|d| d.as_str()),
             os_platforms,
             device_groups,
             investigation_state: alert.investigation_state,
@@ -243,6 +243,19 @@ impl Contribution {
             assets,
             first: alert.first_activity_date_time.or(last),
             last,
+        }
+    }
+}
+
+/// Counts `key` in, allocating its text only when it is new to the map.
+fn inc_str(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
+    if n == 0 {
+        return;
+    }
+    match map.get_mut(key) {
+        Some(count) => *count = count.saturating_add(n),
+        None => {
+            map.insert(key.to_owned(), n);
         }
     }
 }
@@ -269,18 +282,21 @@ fn merge_counts<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, 
     }
 }
 
-fn inc_asset(map: &mut BTreeMap<String, AssetTally>, value: String, name: &str, n: u64) {
+fn inc_asset(map: &mut BTreeMap<String, AssetTally>, value: &str, name: &str, n: u64) {
     if n == 0 {
         return;
     }
-    map.entry(value)
-        .and_modify(|t| {
+    match map.get_mut(value) {
+        Some(t) => {
             t.alerts = t.alerts.saturating_add(n);
             if better_name(name, &t.name) {
                 name.clone_into(&mut t.name);
             }
-        })
-        .or_insert_with(|| AssetTally { alerts: n, name: name.to_owned() });
+        }
+        None => {
+            map.insert(value.to_owned(), AssetTally { alerts: n, name: name.to_owned() });
+        }
+    }
 }
 
 fn dec_asset(map: &mut BTreeMap<String, AssetTally>, value: &str) {
@@ -347,37 +363,42 @@ impl RollupState {
 
     /// Counts one alert in.
     pub fn add(&mut self, alert: &Alert) {
-        let c = Contribution::of(alert);
+        self.add_keyed(alert, &entity_keys(alert));
+    }
+
+    /// Counts one alert in, given its [`entity_keys`] (computed once by callers that need them too).
+    pub fn add_keyed(&mut self, alert: &Alert, keys: &[EntityKey]) {
+        let c = Contribution::of(alert, keys);
         self.alert_count = self.alert_count.saturating_add(1);
         if c.active {
             self.active_alert_count = self.active_alert_count.saturating_add(1);
         }
         inc(&mut self.severities, c.severity, 1);
         for v in c.categories {
-            inc(&mut self.categories, v, 1);
+            inc_str(&mut self.categories, v, 1);
         }
         for v in c.mitre_techniques {
-            inc(&mut self.mitre_techniques, v, 1);
+            inc_str(&mut self.mitre_techniques, v, 1);
         }
-        inc(&mut self.service_sources, c.service_source, 1);
+        inc_str(&mut self.service_sources, c.service_source, 1);
         if let Some(v) = c.detection_source {
-            inc(&mut self.detection_sources, v, 1);
+            inc_str(&mut self.detection_sources, v, 1);
         }
         for v in c.os_platforms {
-            inc(&mut self.os_platforms, v, 1);
+            inc_str(&mut self.os_platforms, v, 1);
         }
         for v in c.device_groups {
-            inc(&mut self.device_groups, v, 1);
+            inc_str(&mut self.device_groups, v, 1);
         }
         if let Some(v) = c.investigation_state {
             inc(&mut self.investigation_states, v, 1);
         }
         for v in c.data_sensitivity {
-            inc(&mut self.data_sensitivity, v, 1);
+            inc_str(&mut self.data_sensitivity, v, 1);
         }
         for (kind, value, name) in c.assets {
             if let Some(map) = self.assets_mut(kind) {
-                inc_asset(map, value, &name, 1);
+                inc_asset(map, value, name, 1);
             }
         }
         self.first_activity = min_time(self.first_activity, c.first);
@@ -391,7 +412,8 @@ impl RollupState {
     /// storage with [`set_span`](Self::set_span). When the last alert goes, the state is reset to
     /// empty (span included) and this returns false.
     pub fn remove(&mut self, alert: &Alert) -> bool {
-        let c = Contribution::of(alert);
+        let keys = entity_keys(alert);
+        let c = Contribution::of(alert, &keys);
         self.alert_count = self.alert_count.saturating_sub(1);
         if self.alert_count == 0 {
             *self = Self::default();
@@ -402,26 +424,26 @@ impl RollupState {
         }
         dec(&mut self.severities, &c.severity, 1);
         for v in &c.categories {
-            dec(&mut self.categories, v.as_str(), 1);
+            dec(&mut self.categories, *v, 1);
         }
         for v in &c.mitre_techniques {
-            dec(&mut self.mitre_techniques, v.as_str(), 1);
+            dec(&mut self.mitre_techniques, *v, 1);
         }
-        dec(&mut self.service_sources, c.service_source.as_str(), 1);
-        if let Some(v) = &c.detection_source {
-            dec(&mut self.detection_sources, v.as_str(), 1);
+        dec(&mut self.service_sources, c.service_source, 1);
+        if let Some(v) = c.detection_source {
+            dec(&mut self.detection_sources, v, 1);
         }
         for v in &c.os_platforms {
-            dec(&mut self.os_platforms, v.as_str(), 1);
+            dec(&mut self.os_platforms, *v, 1);
         }
         for v in &c.device_groups {
-            dec(&mut self.device_groups, v.as_str(), 1);
+            dec(&mut self.device_groups, *v, 1);
         }
         if let Some(v) = &c.investigation_state {
             dec(&mut self.investigation_states, v, 1);
         }
         for v in &c.data_sensitivity {
-            dec(&mut self.data_sensitivity, v.as_str(), 1);
+            dec(&mut self.data_sensitivity, *v, 1);
         }
         for (kind, value, _) in &c.assets {
             if let Some(map) = self.assets_mut(*kind) {
@@ -452,7 +474,7 @@ impl RollupState {
             (&mut self.apps, &other.apps),
         ] {
             for (value, tally) in from {
-                inc_asset(into, value.clone(), &tally.name, tally.alerts);
+                inc_asset(into, value, &tally.name, tally.alerts);
             }
         }
         self.first_activity = min_time(self.first_activity, other.first_activity);

@@ -69,7 +69,7 @@ impl AppState {
         let correlator = self
             .correlator
             .get_or_try_init(|| async {
-                Correlator::start(self.store.as_ref(), (*self.correlation).clone()).await.map(Arc::new)
+                Correlator::start(self.store.clone(), (*self.correlation).clone()).await.map(Arc::new)
             })
             .await?;
         Ok(correlator.clone())

@@ -13,7 +13,7 @@ use muster_core::history::{Actor, ActorKind, HistoryEntry, HistoryFilter, Histor
 use muster_core::incident::{Incident, IncidentMeta};
 use muster_core::store::columns::{alert_from_row, incident_from_row, AlertColumns, IncidentColumns};
 use muster_core::store::{
-    CommentTarget, IncidentStore, PageRequest, StoreError, StoreResult, StoredAlert, TagCount, WriteBatch,
+    CommentTarget, EncodedBatch, IncidentStore, PageRequest, StoreError, StoreResult, StoredAlert, TagCount,
 };
 use muster_core::{IncidentId, Timestamp};
 use serde_json::Value;
@@ -23,7 +23,7 @@ use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 use crate::{backend, PostgresStore};
 
 const INCIDENT_COLUMNS: &str = "id, version, name_locked, severity_locked, body";
-const ALERT_COLUMNS: &str = "id, incident_id, pinned, body";
+const ALERT_COLUMNS: &str = "id, incident_id, pinned, seq, body";
 
 /// The incident columns in the order of [`IncidentArrays`] (and of `UNNEST` in the statements below).
 const INCIDENT_UNNEST: &str = "UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], \
@@ -47,7 +47,16 @@ fn incident_row(row: &PgRow) -> StoreResult<Incident> {
 
 fn alert_row(row: &PgRow) -> StoreResult<StoredAlert> {
     let body: String = row.try_get("body").map_err(backend)?;
-    alert_from_row(&body, row.try_get("incident_id").map_err(backend)?, row.try_get("pinned").map_err(backend)?)
+    alert_from_row(
+        &body,
+        row.try_get("incident_id").map_err(backend)?,
+        row.try_get("pinned").map_err(backend)?,
+        row.try_get("seq").map_err(backend)?,
+    )
+}
+
+fn incident_id(id: i64) -> StoreResult<IncidentId> {
+    IncidentId::new(id).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn limit(page: &PageRequest) -> i64 {
@@ -152,8 +161,7 @@ impl<'a> IncidentArrays<'a> {
 }
 
 impl PostgresStore {
-    async fn write_incidents(tx: &mut Transaction<'_, Postgres>, incidents: &[Incident]) -> StoreResult<()> {
-        let columns = incidents.iter().map(IncidentColumns::of).collect::<StoreResult<Vec<_>>>()?;
+    async fn write_incidents(tx: &mut Transaction<'_, Postgres>, columns: &[IncidentColumns]) -> StoreResult<()> {
         let mut ids: Vec<i64> = columns.iter().map(|c| c.id).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -168,10 +176,10 @@ impl PostgresStore {
         // Check in batch order, as one-by-one writes would; a later copy follows an earlier one.
         let mut versions = existing.clone();
         let mut first_created: HashMap<i64, i64> = HashMap::new();
-        for (incident, c) in incidents.iter().zip(&columns) {
+        for c in columns {
             let stored = versions.get(&c.id).copied().unwrap_or(0);
             if stored != c.version - 1 {
-                return Err(StoreError::VersionMismatch { id: incident.id, current: stored });
+                return Err(StoreError::VersionMismatch { id: incident_id(c.id)?, current: stored });
             }
             versions.insert(c.id, c.version);
             first_created.entry(c.id).or_insert(c.created_at);
@@ -179,7 +187,7 @@ impl PostgresStore {
 
         let mut updates = IncidentArrays::default();
         let mut inserts = IncidentArrays::default();
-        for i in last_by_key(&columns, |c| c.id) {
+        for i in last_by_key(columns, |c| c.id) {
             let c = &columns[i];
             if existing.contains_key(&c.id) {
                 updates.push(c, c.created_at);
@@ -214,11 +222,11 @@ impl PostgresStore {
                 rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>().map_err(backend)?;
             if inserted.len() != inserts.id.len() {
                 // Another writer created one of these incidents since the rows were locked.
-                let lost = incidents
+                let lost = columns
                     .iter()
-                    .find(|i| !existing.contains_key(&i.id.get()) && !inserted.contains(&i.id.get()))
-                    .map(|i| i.id)
-                    .ok_or_else(|| StoreError::Backend("incident insert lost a row".into()))?;
+                    .find(|c| !existing.contains_key(&c.id) && !inserted.contains(&c.id))
+                    .map(|c| incident_id(c.id))
+                    .ok_or_else(|| StoreError::Backend("incident insert lost a row".into()))??;
                 let current: i64 = sqlx::query_scalar("SELECT version FROM incidents WHERE id = $1")
                     .bind(lost.get())
                     .fetch_optional(&mut **tx)
@@ -231,7 +239,7 @@ impl PostgresStore {
 
         // Facets: each incident's set is replaced by its last version's.
         let (mut facet, mut value, mut activity, mut incident_id) = (vec![], vec![], vec![], vec![]);
-        for i in last_by_key(&columns, |c| c.id) {
+        for i in last_by_key(columns, |c| c.id) {
             let c = &columns[i];
             for (f, v) in &c.facets {
                 facet.push(*f);
@@ -261,14 +269,13 @@ impl PostgresStore {
         Ok(())
     }
 
-    async fn write_alerts(tx: &mut Transaction<'_, Postgres>, alerts: &[StoredAlert]) -> StoreResult<()> {
-        let columns = alerts.iter().map(AlertColumns::of).collect::<StoreResult<Vec<_>>>()?;
+    async fn write_alerts(tx: &mut Transaction<'_, Postgres>, columns: &[AlertColumns]) -> StoreResult<()> {
         // Source, provider id and creation time are written once, by the first version stored.
         let mut first: HashMap<&str, &AlertColumns> = HashMap::new();
-        for c in &columns {
+        for c in columns {
             first.entry(c.id.as_str()).or_insert(c);
         }
-        let last = last_by_key(&columns, |c| c.id.clone());
+        let last = last_by_key(columns, |c| c.id.clone());
         let n = last.len();
         let (mut id, mut incident_id, mut service_source, mut provider_alert_id) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
@@ -425,7 +432,7 @@ impl PostgresStore {
         let mut comments = self.alert_comments(&ids).await?;
         for a in &mut alerts {
             if let Some(extra) = comments.remove(&a.alert.id) {
-                a.alert.comments.extend(extra);
+                a.alert.comments = extra;
             }
         }
         Ok(alerts)
@@ -473,10 +480,10 @@ impl PostgresStore {
                     .push(")");
             }
         }
-        if let Some((at, id)) = &page.after {
-            query.push(" AND (activity_at, id) < (").push_bind(*at).push(", ").push_bind(id.clone()).push(")");
+        if let Some((at, seq)) = page.after {
+            query.push(" AND (activity_at, seq) < (").push_bind(at).push(", ").push_bind(seq).push(")");
         }
-        query.push(" ORDER BY activity_at DESC, id DESC LIMIT ").push_bind(limit(page));
+        query.push(" ORDER BY activity_at DESC, seq DESC LIMIT ").push_bind(limit(page));
         let rows = query.build().fetch_all(&self.pool).await.map_err(backend)?;
         let alerts = rows.iter().map(alert_row).collect::<StoreResult<Vec<_>>>()?;
         self.with_alert_comments(alerts).await
@@ -535,26 +542,28 @@ fn history_row(row: &PgRow) -> StoreResult<HistoryEntry> {
 
 #[async_trait::async_trait]
 impl IncidentStore for PostgresStore {
-    async fn write(&self, batch: &WriteBatch) -> StoreResult<()> {
-        if batch.is_empty() {
+    async fn write_encoded(&self, batches: Vec<EncodedBatch>) -> StoreResult<()> {
+        if batches.iter().all(EncodedBatch::is_empty) {
             return Ok(());
         }
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        if !batch.incidents.is_empty() {
-            Self::write_incidents(&mut tx, &batch.incidents).await?;
+        for batch in &batches {
+            if !batch.incidents.is_empty() {
+                Self::write_incidents(&mut tx, &batch.incidents).await?;
+            }
+            for (from, into) in &batch.relinks {
+                sqlx::query("UPDATE alerts SET incident_id = $1 WHERE incident_id = $2")
+                    .bind(into.get())
+                    .bind(from.get())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
+            if !batch.alerts.is_empty() {
+                Self::write_alerts(&mut tx, &batch.alerts).await?;
+            }
+            Self::write_history(&mut tx, &batch.history).await?;
         }
-        for (from, into) in &batch.relinks {
-            sqlx::query("UPDATE alerts SET incident_id = $1 WHERE incident_id = $2")
-                .bind(into.get())
-                .bind(from.get())
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
-        if !batch.alerts.is_empty() {
-            Self::write_alerts(&mut tx, &batch.alerts).await?;
-        }
-        Self::write_history(&mut tx, &batch.history).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -596,7 +605,6 @@ impl IncidentStore for PostgresStore {
     async fn list_incidents(&self, page: &PageRequest) -> StoreResult<Vec<Incident>> {
         let rows = match &page.after {
             Some((at, id)) => {
-                let id: i64 = id.parse().map_err(|_| StoreError::Corrupt(format!("bad cursor id '{id}'")))?;
                 sqlx::query(&format!(
                     "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status <> 'redirected' \
                      AND (last_activity_at, id) < ($1, $2) ORDER BY last_activity_at DESC, id DESC LIMIT $3"
@@ -663,7 +671,7 @@ impl IncidentStore for PostgresStore {
 
     async fn alerts_since(&self, activity: Timestamp) -> StoreResult<Vec<StoredAlert>> {
         let rows = sqlx::query(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts WHERE activity_at >= $1 ORDER BY activity_at, id"
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE activity_at >= $1 ORDER BY activity_at, seq"
         ))
         .bind(activity.micros())
         .fetch_all(&self.pool)

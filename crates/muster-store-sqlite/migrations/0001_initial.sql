@@ -1,5 +1,6 @@
--- Muster's schema on SQLite. Each incident and alert is stored whole as its Graph JSON (`body`),
--- beside the columns the queue filters and sorts on. Times are microseconds since the Unix epoch.
+-- Muster's schema on SQLite. Each incident and alert is stored whole as its Graph JSON (`body`,
+-- compressed: `codec` names the dictionary, 0 for plain text), beside the columns the queue filters
+-- and sorts on. Times are microseconds since the Unix epoch.
 
 CREATE TABLE incidents (
     id                   INTEGER PRIMARY KEY,
@@ -23,32 +24,42 @@ CREATE TABLE incidents (
     redirect_incident_id INTEGER,
     name_locked          INTEGER NOT NULL DEFAULT 0,
     severity_locked      INTEGER NOT NULL DEFAULT 0,
-    body                 TEXT    NOT NULL
+    -- a hash of the facet rows: they are rewritten only when it changes
+    facets_hash          INTEGER NOT NULL DEFAULT 0,
+    codec                INTEGER NOT NULL DEFAULT 0,
+    body                 BLOB    NOT NULL
 );
-CREATE INDEX incidents_by_activity ON incidents (last_activity_at DESC, id DESC);
-CREATE INDEX incidents_by_status ON incidents (status, last_activity_at DESC, id DESC);
-CREATE INDEX incidents_by_assignee ON incidents (assigned_to, last_activity_at DESC, id DESC);
-CREATE INDEX incidents_by_severity ON incidents (severity_rank, last_activity_at DESC, id DESC);
-CREATE INDEX incidents_by_classification ON incidents (classification, determination, last_activity_at DESC);
-CREATE INDEX incidents_by_update ON incidents (last_update_at DESC, id DESC);
-CREATE INDEX incidents_by_created ON incidents (created_at DESC, id DESC);
+-- Every alert that joins an incident moves it in the indexes holding its activity or update time,
+-- so those are few; the others are partial (most incidents are active and unassigned) or hold
+-- values that rarely change.
+CREATE INDEX incidents_by_activity ON incidents (last_activity_at, id);
+CREATE INDEX incidents_by_update ON incidents (last_update_at, id);
+CREATE INDEX incidents_by_created ON incidents (created_at, id);
+CREATE INDEX incidents_by_severity ON incidents (severity_rank, id);
+CREATE INDEX incidents_by_assignee ON incidents (assigned_to, last_activity_at) WHERE assigned_to IS NOT NULL;
+CREATE INDEX incidents_by_status ON incidents (status, last_activity_at) WHERE status <> 'active';
+CREATE INDEX incidents_by_classification ON incidents (classification, determination, last_activity_at)
+    WHERE classification IS NOT NULL;
 
 -- Multi-valued queue filters (tags, categories, sources, OS platforms, device groups, ...), one row
--- per value, carrying the sort key so a filtered queue page is an ordered index range.
+-- per value.
 CREATE TABLE incident_facets (
-    facet            TEXT    NOT NULL,
-    value            TEXT    NOT NULL,
-    last_activity_at INTEGER NOT NULL,
-    incident_id      INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
-    PRIMARY KEY (facet, value, last_activity_at DESC, incident_id DESC)
+    facet       TEXT    NOT NULL,
+    value       TEXT    NOT NULL,
+    incident_id INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    PRIMARY KEY (facet, value, incident_id)
 ) WITHOUT ROWID;
 CREATE INDEX incident_facets_by_incident ON incident_facets (incident_id);
 
+-- Alerts in arrival order (`rid`). The lookups by id and by entity key are `alert_ids` and
+-- `alert_entities`, filled in bulk for every rid up to `index_state.deferred_upto`; newer alerts are
+-- found from memory, rebuilt from `id_hash` and `keys` at start-up.
 CREATE TABLE alerts (
-    id                TEXT    PRIMARY KEY,
+    rid               INTEGER PRIMARY KEY,
+    id                TEXT    NOT NULL,
+    id_hash           INTEGER NOT NULL,
     incident_id       INTEGER NOT NULL,
     service_source    TEXT    NOT NULL,
-    provider_alert_id TEXT,
     status            TEXT    NOT NULL,
     severity_rank     INTEGER NOT NULL,
     assigned_to       TEXT,
@@ -58,21 +69,37 @@ CREATE TABLE alerts (
     last_update_at    INTEGER NOT NULL,
     activity_at       INTEGER NOT NULL,
     pinned            INTEGER NOT NULL DEFAULT 0,
-    body              TEXT    NOT NULL
+    -- the entity key hashes of its evidence, 8 bytes each (little endian)
+    keys              BLOB    NOT NULL,
+    codec             INTEGER NOT NULL DEFAULT 0,
+    body              BLOB    NOT NULL
 );
-CREATE INDEX alerts_by_incident ON alerts (incident_id, activity_at DESC, id DESC);
-CREATE INDEX alerts_by_activity ON alerts (activity_at DESC, id DESC);
-CREATE INDEX alerts_by_status ON alerts (status, activity_at DESC);
+CREATE INDEX alerts_by_incident ON alerts (incident_id, activity_at, rid);
+CREATE INDEX alerts_by_activity ON alerts (activity_at, rid);
 
--- Normalised entity keys of each alert's evidence: what correlation links on and entity search finds.
-CREATE TABLE entity_keys (
-    kind     TEXT NOT NULL,
-    value    TEXT NOT NULL,
-    alert_id TEXT NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
-    display  TEXT NOT NULL,
-    PRIMARY KEY (kind, value, alert_id)
+CREATE TABLE alert_ids (
+    id_hash INTEGER NOT NULL,
+    rid     INTEGER NOT NULL,
+    PRIMARY KEY (id_hash, rid)
 ) WITHOUT ROWID;
-CREATE INDEX entity_keys_by_alert ON entity_keys (alert_id);
+CREATE TABLE alert_entities (
+    key_hash INTEGER NOT NULL,
+    rid      INTEGER NOT NULL,
+    PRIMARY KEY (key_hash, rid)
+) WITHOUT ROWID;
+CREATE TABLE index_state (
+    name  TEXT    PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO index_state (name, value) VALUES ('deferred_upto', 0);
+
+-- The zstd dictionaries bodies are compressed with, kept for as long as a body needs them.
+CREATE TABLE codec_dictionaries (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    dictionary BLOB    NOT NULL
+);
 
 CREATE TABLE comments (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -100,7 +127,7 @@ CREATE TABLE history (
     comment     TEXT,
     reason      TEXT
 );
-CREATE INDEX history_by_incident ON history (incident_id, id DESC);
+CREATE INDEX history_by_incident ON history (incident_id, id);
 CREATE TRIGGER history_no_update BEFORE UPDATE ON history
 BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 CREATE TRIGGER history_no_delete BEFORE DELETE ON history
@@ -145,3 +172,13 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+-- UI sessions. The cookie holds a random secret; only its SHA-256 is stored.
+CREATE TABLE sessions (
+    id_hash      TEXT    PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    csrf_token   TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);

@@ -1,58 +1,116 @@
-//! Muster's embedded storage: one SQLite file in WAL mode, one writer connection and a pool of
-//! readers, migrations applied on open.
+//! Muster's embedded storage: one SQLite file in WAL mode, one writer thread and a pool of
+//! read-only connections, migrations applied on open.
+//!
+//! Ingest is what this backend is shaped for: alert bodies are compressed against a trained
+//! dictionary ([`codec`]), and the lookups by alert id and entity key are indexed in bulk rather
+//! than per commit ([`deferred`]), so a batch writes little more than its own rows.
 
 mod access;
+mod alerts;
+mod codec;
+mod connection;
+mod deferred;
+mod history;
+mod incident_store;
 mod incidents;
 mod sessions;
+mod writer;
 
-use std::str::FromStr;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use muster_core::store::{Store, StoreError, StoreResult};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use rusqlite::Connection;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+use crate::codec::{Decoders, Encoder};
+use crate::deferred::Deferred;
+use crate::writer::{Writer, WriterState};
+
+/// What the writer and the readers share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) deferred: Deferred,
+    pub(crate) decoders: Decoders,
+    /// Set by [`SqliteStore::close`]: nothing is read or written after.
+    closed: std::sync::atomic::AtomicBool,
+}
+
+type ReaderPool = r2d2::Pool<r2d2_sqlite::SqliteConnectionManager>;
 
 /// The SQLite backend.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    /// The single writer: SQLite allows one at a time, so queueing here beats `SQLITE_BUSY`.
-    writer: SqlitePool,
-    readers: SqlitePool,
+    writer: Writer,
+    readers: ReaderPool,
+    shared: Arc<Shared>,
+    path: Arc<PathBuf>,
 }
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://muster.db`,
     /// `sqlite:///var/lib/muster/muster.db`) and applies pending migrations.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Backend(format!("invalid SQLite URL: {e}")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // Committed means on disk: a 2xx answer to an ingest promises the alerts are kept.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30))
-            .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory")
-            // Checkpoint every ~40 MB of WAL rather than every 4 MB: pages that each batch rewrites
-            // (index tails, busy incidents) are copied into the database once, not once per batch.
-            .pragma("wal_autocheckpoint", "10000")
-            // ...and the WAL file shrinks back after a checkpoint instead of keeping its peak size.
-            .pragma("journal_size_limit", "67108864");
-        let writer =
-            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(backend)?;
-        MIGRATOR.run(&writer).await.map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        let readers =
-            SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await.map_err(backend)?;
-        Ok(Self { writer, readers })
+        let path = connection::path_of(url)?;
+        let opening = path.clone();
+        let (conn, shared, encoder) = tokio::task::spawn_blocking(move || -> StoreResult<_> {
+            let conn = connection::open_writer(&opening)?;
+            let shared = Arc::new(Shared {
+                deferred: Deferred::load(&conn)?,
+                decoders: Decoders::default(),
+                closed: Default::default(),
+            });
+            let encoder = Encoder::load(&conn)?;
+            Ok((conn, shared, encoder))
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("opening the database failed: {e}")))??;
+        let readers = r2d2::Pool::builder()
+            .max_size(8)
+            .min_idle(Some(1))
+            .build(connection::reader_manager(&path))
+            .map_err(|e| StoreError::Backend(format!("cannot open readers on {}: {e}", path.display())))?;
+        let writer = Writer::spawn(WriterState { conn, encoder, shared: shared.clone() })?;
+        Ok(Self { writer, readers, shared, path: Arc::new(path) })
     }
 
-    /// Closes both pools, checkpointing the WAL.
+    /// Lets writes in flight finish and closes the writer, checkpointing the WAL; reads are
+    /// refused from now on.
     pub async fn close(&self) {
-        self.readers.close().await;
+        self.shared.closed.store(true, std::sync::atomic::Ordering::Release);
         self.writer.close().await;
+    }
+
+    /// Runs `read` on a pooled read-only connection, off the async workers.
+    pub(crate) async fn read<T, F>(&self, read: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &Shared) -> StoreResult<T> + Send + 'static,
+    {
+        if self.shared.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(StoreError::Backend("the database is closed".into()));
+        }
+        let pool = self.readers.clone();
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get().map_err(|e| StoreError::Backend(format!("no database connection: {e}")))?;
+            read(&conn, &shared)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("a database read failed: {e}")))?
+    }
+
+    /// Runs `write` on the writer connection, after every write sent before it.
+    pub(crate) async fn write_with<T, F>(&self, write: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriterState) -> StoreResult<T> + Send + 'static,
+    {
+        self.writer.run(write).await
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
     }
 }
 
@@ -63,17 +121,27 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.readers).await.map_err(backend)?;
-        Ok(())
+        self.read(|conn, _| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }
 }
 
 /// Maps driver errors to storage errors; unique violations become conflicts.
-pub(crate) fn backend(err: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &err {
-        if db.is_unique_violation() {
-            return StoreError::Conflict(db.message().to_owned());
+pub(crate) fn backend(err: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, message) = &err {
+        if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        {
+            return StoreError::Conflict(message.clone().unwrap_or_else(|| err.to_string()));
         }
     }
     StoreError::Backend(err.to_string())
+}
+
+/// A row's optional value, `None` when the query found nothing.
+pub(crate) fn optional<T>(result: rusqlite::Result<T>) -> StoreResult<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+        Err(e) => Err(backend(e)),
+    }
 }

@@ -3,82 +3,77 @@
 use muster_core::access::Session;
 use muster_core::store::{SessionStore, StoreResult};
 use muster_core::Timestamp;
-use sqlx::Row;
+use rusqlite::params;
 
-use crate::{backend, SqliteStore};
+use crate::{backend, optional, SqliteStore};
+
+impl SqliteStore {
+    /// Runs one statement on the writer and says how many rows it changed.
+    async fn change(&self, sql: &'static str, values: Vec<rusqlite::types::Value>) -> StoreResult<u64> {
+        self.write_with(move |state| {
+            let changed = state.conn.execute(sql, rusqlite::params_from_iter(values)).map_err(backend)?;
+            Ok(changed as u64)
+        })
+        .await
+    }
+}
 
 #[async_trait::async_trait]
 impl SessionStore for SqliteStore {
     async fn create_session(&self, session: &Session) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
+        let s = session.clone();
+        self.change(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            vec![
+                s.id_hash.into(),
+                s.user_id.into(),
+                s.csrf_token.into(),
+                s.created_at.micros().into(),
+                s.last_seen_at.micros().into(),
+            ],
         )
-        .bind(&session.id_hash)
-        .bind(session.user_id)
-        .bind(&session.csrf_token)
-        .bind(session.created_at.micros())
-        .bind(session.last_seen_at.micros())
-        .execute(&self.writer)
         .await
-        .map_err(backend)?;
-        Ok(())
+        .map(|_| ())
     }
 
     async fn session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
-        let row = sqlx::query(
-            "SELECT id_hash, user_id, csrf_token, created_at, last_seen_at FROM sessions WHERE id_hash = ?",
-        )
-        .bind(id_hash)
-        .fetch_optional(&self.readers)
-        .await
-        .map_err(backend)?;
-        row.map(|r| {
-            Ok(Session {
-                id_hash: r.try_get("id_hash").map_err(backend)?,
-                user_id: r.try_get("user_id").map_err(backend)?,
-                csrf_token: r.try_get("csrf_token").map_err(backend)?,
-                created_at: Timestamp::from_micros(r.try_get("created_at").map_err(backend)?),
-                last_seen_at: Timestamp::from_micros(r.try_get("last_seen_at").map_err(backend)?),
-            })
+        let hash = id_hash.to_owned();
+        self.read(move |conn, _| {
+            optional(conn.query_row(
+                "SELECT id_hash, user_id, csrf_token, created_at, last_seen_at FROM sessions WHERE id_hash = ?1",
+                params![hash],
+                |r| {
+                    Ok(Session {
+                        id_hash: r.get(0)?,
+                        user_id: r.get(1)?,
+                        csrf_token: r.get(2)?,
+                        created_at: Timestamp::from_micros(r.get(3)?),
+                        last_seen_at: Timestamp::from_micros(r.get(4)?),
+                    })
+                },
+            ))
         })
-        .transpose()
+        .await
     }
 
     async fn touch_session(&self, id_hash: &str, at: Timestamp) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
-            .bind(at.micros())
-            .bind(id_hash)
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?;
-        Ok(())
+        let values = vec![at.micros().into(), id_hash.to_owned().into()];
+        self.change("UPDATE sessions SET last_seen_at = ?1 WHERE id_hash = ?2", values).await.map(|_| ())
     }
 
     async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
-            .bind(id_hash)
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?;
-        Ok(())
+        self.change("DELETE FROM sessions WHERE id_hash = ?1", vec![id_hash.to_owned().into()]).await.map(|_| ())
     }
 
     async fn delete_user_sessions(&self, user_id: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
-            .bind(user_id)
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?;
-        Ok(())
+        self.change("DELETE FROM sessions WHERE user_id = ?1", vec![user_id.into()]).await.map(|_| ())
     }
 
     async fn delete_expired_sessions(&self, idle_before: Timestamp, created_before: Timestamp) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?")
-            .bind(idle_before.micros())
-            .bind(created_before.micros())
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?;
-        Ok(done.rows_affected())
+        self.change(
+            "DELETE FROM sessions WHERE last_seen_at < ?1 OR created_at < ?2",
+            vec![idle_before.micros().into(), created_before.micros().into()],
+        )
+        .await
     }
 }

@@ -54,5 +54,5 @@ pub fn alert(provider_id: &str, host: &str, account: &str, activity_minutes: i64
 }
 
 pub fn stored(alert: Alert, incident: i64) -> StoredAlert {
-    StoredAlert { alert, incident_id: iid(incident), pinned: false }
+    StoredAlert::new(alert, iid(incident))
 }

@@ -32,7 +32,7 @@ pub async fn incident_round_trips(store: &dyn Store) {
     i.active_alert_count = 2;
     i.meta.name_locked = true;
     i.unknown.insert("vendorExtra".into(), json!({"k": [1, 2]}));
-    store.write(&WriteBatch { incidents: vec![i.clone()], ..Default::default() }).await.unwrap();
+    store.write(WriteBatch { incidents: vec![i.clone()], ..Default::default() }).await.unwrap();
 
     let back = store.incident(iid(7)).await.unwrap().expect("stored incident");
     assert_eq!(back, i);
@@ -43,21 +43,21 @@ pub async fn incident_round_trips(store: &dyn Store) {
 /// Writes carry the version they build on; a stale one changes nothing.
 pub async fn versions_guard_against_lost_updates(store: &dyn Store) {
     let mut i = incident(1, 0);
-    store.write(&WriteBatch { incidents: vec![i.clone()], ..Default::default() }).await.unwrap();
+    store.write(WriteBatch { incidents: vec![i.clone()], ..Default::default() }).await.unwrap();
 
     // A second "new" incident with the same id is refused.
-    let err = store.write(&WriteBatch { incidents: vec![i.clone()], ..Default::default() }).await.unwrap_err();
+    let err = store.write(WriteBatch { incidents: vec![i.clone()], ..Default::default() }).await.unwrap_err();
     assert!(matches!(err, StoreError::VersionMismatch { current: 1, .. }), "{err:?}");
 
     i.meta.version = 2;
     i.status = IncidentStatus::InProgress;
-    store.write(&WriteBatch { incidents: vec![i.clone()], ..Default::default() }).await.unwrap();
+    store.write(WriteBatch { incidents: vec![i.clone()], ..Default::default() }).await.unwrap();
 
     // A writer that read version 1 cannot overwrite version 2.
     let mut stale = i.clone();
     stale.meta.version = 2;
     stale.status = IncidentStatus::Resolved;
-    let err = store.write(&WriteBatch { incidents: vec![stale], ..Default::default() }).await.unwrap_err();
+    let err = store.write(WriteBatch { incidents: vec![stale], ..Default::default() }).await.unwrap_err();
     assert!(matches!(err, StoreError::VersionMismatch { current: 2, .. }), "{err:?}");
     let back = store.incident(iid(1)).await.unwrap().unwrap();
     assert_eq!(back.status, IncidentStatus::InProgress);
@@ -66,14 +66,14 @@ pub async fn versions_guard_against_lost_updates(store: &dyn Store) {
 
 /// A batch is all or nothing: one stale incident keeps every other part of it out.
 pub async fn batches_are_atomic(store: &dyn Store) {
-    store.write(&WriteBatch { incidents: vec![incident(1, 0)], ..Default::default() }).await.unwrap();
+    store.write(WriteBatch { incidents: vec![incident(1, 0)], ..Default::default() }).await.unwrap();
     let batch = WriteBatch {
         incidents: vec![incident(2, 5), incident(1, 5)],
         alerts: vec![stored(alert("a-1", "ws-01", "alice", 5), 2)],
         history: vec![NewHistoryEntry::new(iid(2), at(5), Actor::correlation(), HistoryKind::Created)],
         relinks: vec![],
     };
-    assert!(store.write(&batch).await.is_err());
+    assert!(store.write(batch.clone()).await.is_err());
     assert!(store.incident(iid(2)).await.unwrap().is_none());
     assert!(store.alerts(&[batch.alerts[0].alert.id.clone()]).await.unwrap().is_empty());
     assert!(store.history(iid(2), &HistoryFilter::default()).await.unwrap().is_empty());
@@ -86,7 +86,7 @@ pub async fn alerts_and_entity_keys(store: &dyn Store) {
     let mut pinned = stored(a2.clone(), 1);
     pinned.pinned = true;
     store
-        .write(&WriteBatch {
+        .write(WriteBatch {
             incidents: vec![incident(1, 20)],
             alerts: vec![stored(a1.clone(), 1), pinned.clone()],
             ..Default::default()
@@ -116,7 +116,7 @@ pub async fn alerts_and_entity_keys(store: &dyn Store) {
 
     // The same alert sent again with other evidence: the old keys go.
     let moved = alert("a-1", "ws-09", "alice", 30);
-    store.write(&WriteBatch { alerts: vec![stored(moved, 1)], ..Default::default() }).await.unwrap();
+    store.write(WriteBatch { alerts: vec![stored(moved, 1)], ..Default::default() }).await.unwrap();
     assert!(store.alerts_with_entity(EntityKind::Device, "ws-01", &page(10)).await.unwrap().is_empty());
     assert_eq!(store.alerts_with_entity(EntityKind::Device, "ws-09", &page(10)).await.unwrap().len(), 1);
     assert_eq!(store.list_alerts(&page(10)).await.unwrap().len(), 2, "upsert never duplicates");
@@ -133,7 +133,7 @@ pub async fn keyset_paging_is_stable(store: &dyn Store) {
     let mut incidents: Vec<_> = (1..=25).map(|n| incident(n, (n * 7) % 13)).collect();
     incidents[4].status = IncidentStatus::Redirected;
     incidents[4].redirect_incident_id = Some(iid(1));
-    store.write(&WriteBatch { incidents, ..Default::default() }).await.unwrap();
+    store.write(WriteBatch { incidents, ..Default::default() }).await.unwrap();
 
     let mut seen = Vec::new();
     let mut request = page(10);
@@ -143,7 +143,7 @@ pub async fn keyset_paging_is_stable(store: &dyn Store) {
             break;
         }
         let last = got.last().unwrap();
-        request.after = Some((last.last_activity_date_time.unwrap().micros(), last.id.to_string()));
+        request.after = Some((last.last_activity_date_time.unwrap().micros(), last.id.get()));
         seen.extend(got);
     }
     assert_eq!(seen.len(), 24);
@@ -155,14 +155,14 @@ pub async fn keyset_paging_is_stable(store: &dyn Store) {
     }
 
     let alerts: Vec<_> = (0..15).map(|n| stored(alert(&format!("p-{n}"), "h", "u", n % 4), 1)).collect();
-    store.write(&WriteBatch { alerts, ..Default::default() }).await.unwrap();
+    store.write(WriteBatch { alerts, ..Default::default() }).await.unwrap();
     let mut ids = Vec::new();
     let mut request = page(4);
     loop {
         let got = store.list_alerts(&request).await.unwrap();
         let Some(last) = got.last() else { break };
         let at = last.alert.activity_time().unwrap().micros();
-        request.after = Some((at, last.alert.id.clone()));
+        request.after = Some((at, last.seq));
         ids.extend(got.into_iter().map(|a| a.alert.id));
     }
     let mut unique = ids.clone();
@@ -175,7 +175,7 @@ pub async fn keyset_paging_is_stable(store: &dyn Store) {
 pub async fn comments_accumulate(store: &dyn Store) {
     let a = alert("c-1", "h", "u", 0);
     store
-        .write(&WriteBatch {
+        .write(WriteBatch {
             incidents: vec![incident(1, 0)],
             alerts: vec![stored(a.clone(), 1)],
             history: vec![],
@@ -205,7 +205,7 @@ pub async fn comments_accumulate(store: &dyn Store) {
 
 /// History is read newest first and filters by kind and actor.
 pub async fn history_is_an_ordered_log(store: &dyn Store) {
-    store.write(&WriteBatch { incidents: vec![incident(1, 0)], ..Default::default() }).await.unwrap();
+    store.write(WriteBatch { incidents: vec![incident(1, 0)], ..Default::default() }).await.unwrap();
     let entries = vec![
         NewHistoryEntry::new(iid(1), at(0), Actor::correlation(), HistoryKind::Created).with_reason("sameAsset"),
         NewHistoryEntry::new(iid(1), at(1), Actor::user("alice"), HistoryKind::Updated).change(
@@ -254,7 +254,7 @@ pub async fn tag_suggestions_rank_by_use(store: &dyn Store) {
         ],
         ..Default::default()
     };
-    store.write(&batch).await.unwrap();
+    store.write(batch.clone()).await.unwrap();
     let all = store.tag_suggestions("", 10).await.unwrap();
     assert_eq!(all[0].tag, "ransomware");
     assert_eq!(all[0].count, 3);
@@ -267,7 +267,7 @@ pub async fn tag_suggestions_rank_by_use(store: &dyn Store) {
 /// Ids are never reused: the largest id referenced anywhere counts.
 pub async fn incident_ids_only_grow(store: &dyn Store) {
     assert_eq!(store.max_incident_id().await.unwrap(), 0);
-    store.write(&WriteBatch { incidents: vec![incident(41, 0)], ..Default::default() }).await.unwrap();
+    store.write(WriteBatch { incidents: vec![incident(41, 0)], ..Default::default() }).await.unwrap();
     store
         .append_history(&[NewHistoryEntry::new(iid(57), at(0), Actor::correlation(), HistoryKind::Created)])
         .await
@@ -284,7 +284,7 @@ pub async fn hostile_text_is_stored_verbatim(store: &dyn Store) {
     let mut a = alert("'; DELETE FROM alerts; --", "h", nasty, 0);
     a.title = nasty.into();
     store
-        .write(&WriteBatch {
+        .write(WriteBatch {
             incidents: vec![i.clone()],
             alerts: vec![stored(a.clone(), 1)],
             history: vec![],
@@ -421,7 +421,7 @@ pub async fn enums_survive_storage(store: &dyn Store) {
     let mut i = incident(1, 0);
     for severity in [AlertSeverity::Informational, AlertSeverity::Low, AlertSeverity::High] {
         i.severity = severity;
-        store.write(&WriteBatch { incidents: vec![i.clone()], ..Default::default() }).await.unwrap();
+        store.write(WriteBatch { incidents: vec![i.clone()], ..Default::default() }).await.unwrap();
         assert_eq!(store.incident(iid(1)).await.unwrap().unwrap().severity, severity);
         i.meta.version += 1;
     }
@@ -472,7 +472,7 @@ pub async fn merges_relink_alerts(store: &dyn Store) {
     let a = alert("m-1", "ws-01", "alice", 0);
     let b = alert("m-2", "ws-02", "bob", 1);
     store
-        .write(&WriteBatch {
+        .write(WriteBatch {
             incidents: vec![incident(1, 0), incident(2, 1)],
             alerts: vec![stored(a.clone(), 1), stored(b.clone(), 2)],
             ..Default::default()
@@ -487,7 +487,7 @@ pub async fn merges_relink_alerts(store: &dyn Store) {
     gone.status = IncidentStatus::Redirected;
     gone.redirect_incident_id = Some(iid(1));
     store
-        .write(&WriteBatch { incidents: vec![survivor, gone], relinks: vec![(iid(2), iid(1))], ..Default::default() })
+        .write(WriteBatch { incidents: vec![survivor, gone], relinks: vec![(iid(2), iid(1))], ..Default::default() })
         .await
         .unwrap();
     let alerts = store.alerts_of_incident(iid(1), &page(10)).await.unwrap();
@@ -504,7 +504,7 @@ pub async fn repeated_alerts_in_a_batch_keep_the_last(store: &dyn Store) {
     let first = alert("dup-1", "ws-01", "alice", 0);
     let last = alert("dup-1", "ws-09", "alice", 5);
     store
-        .write(&WriteBatch {
+        .write(WriteBatch {
             incidents: vec![incident(1, 5)],
             alerts: vec![stored(first, 1), stored(last.clone(), 1)],
             ..Default::default()

@@ -77,7 +77,7 @@ pub struct BenchIngestArgs {
     /// Post the batches to an in-process server over loopback HTTP instead
     #[arg(long)]
     pub http: bool,
-    /// With --http: how many clients post at once (batches that arrive together share a commit)
+    /// How many senders hand in batches at once (batches that arrive together share a commit)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub clients: u16,
 }

@@ -10,6 +10,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// Alerts are built on one thread and written (and freed) on another; glibc's allocator handles
+// that pattern poorly, and ingest spends much of its time allocating.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let outcome = tokio::runtime::Runtime::new()

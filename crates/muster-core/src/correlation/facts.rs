@@ -2,7 +2,7 @@
 //! device groups.
 
 use crate::alert::Alert;
-use crate::entity::{entity_keys, EntityKind};
+use crate::entity::{entity_keys, EntityKey, EntityKind};
 use crate::evidence::Evidence;
 
 use super::engine::{AlertFacts, LinkKey, Placement};
@@ -48,11 +48,16 @@ pub fn device_groups(alert: &Alert) -> Vec<String> {
 
 /// The facts of an alert, as correlation sees it.
 pub fn alert_facts(alert: &Alert, placed: Option<Placement>) -> AlertFacts {
-    let mut keys: Vec<LinkKey> = entity_keys(alert)
-        .into_iter()
+    alert_facts_keyed(alert, &entity_keys(alert), placed)
+}
+
+/// [`alert_facts`] given the alert's [`entity_keys`] (computed once by callers that need them too).
+pub fn alert_facts_keyed(alert: &Alert, keys: &[EntityKey], placed: Option<Placement>) -> AlertFacts {
+    let mut keys: Vec<LinkKey> = keys
+        .iter()
         .filter(|k| !k.contextual && k.is_strong())
         .filter(|k| !(k.kind == EntityKind::User && is_builtin_account(&k.value)))
-        .map(|k| LinkKey::new(k.kind, k.value))
+        .map(|k| LinkKey::new(k.kind, k.value.clone()))
         .collect();
     keys.sort();
     keys.dedup();

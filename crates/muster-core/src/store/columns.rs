@@ -45,13 +45,24 @@ pub fn assignee_key(assigned_to: Option<&str>) -> Option<String> {
 
 impl IncidentColumns {
     pub fn of(incident: &Incident) -> Result<Self, StoreError> {
-        let mut stripped = incident.clone();
-        stripped.comments.clear();
-        stripped.alerts = None;
-        let mut body = json_map(&stripped)?;
-        let rollup = serde_json::to_value(&incident.meta.rollup).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        body.insert(ROLLUP_PROPERTY.to_owned(), rollup);
-        let body = Value::Object(body).to_string();
+        /// The stored body: the incident as Graph JSON with its roll-up totals beside it.
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            #[serde(flatten)]
+            incident: &'a Incident,
+            #[serde(rename = "@muster.rollup")]
+            rollup: &'a crate::rollup::RollupState,
+        }
+        // Comments and expanded alerts live in their own tables: the body never carries them.
+        let stripped;
+        let bare = if incident.comments.is_empty() && incident.alerts.is_none() {
+            incident
+        } else {
+            stripped = Incident { comments: Vec::new(), alerts: None, ..incident.clone() };
+            &stripped
+        };
+        let body = serde_json::to_string(&Body { incident: bare, rollup: &incident.meta.rollup })
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut facets = Vec::new();
         for (facet, values) in incident.facets() {
             let mut values = values;
@@ -89,14 +100,6 @@ impl IncidentColumns {
 /// reaches a client even if a body were sent as is.
 const ROLLUP_PROPERTY: &str = "@muster.rollup";
 
-fn json_map<T: serde::Serialize>(value: &T) -> Result<serde_json::Map<String, Value>, StoreError> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(StoreError::Corrupt("a resource did not serialise to an object".into())),
-        Err(e) => Err(StoreError::Corrupt(e.to_string())),
-    }
-}
-
 /// Rebuilds an incident from its stored body and bookkeeping columns (the roll-up totals come
 /// from the body; `meta.rollup` is ignored).
 pub fn incident_from_row(body: &str, meta: IncidentMeta) -> Result<Incident, StoreError> {
@@ -126,27 +129,49 @@ pub struct AlertColumns {
     pub last_update_at: i64,
     pub activity_at: i64,
     pub pinned: bool,
+    /// The Graph JSON without its incident and comments (those live in their own columns and table).
     pub body: String,
     pub keys: Vec<EntityKey>,
+    /// [`crate::ids::alert_id_hash`] of the id.
+    pub id_hash: i64,
+    /// [`EntityKey::hash`] of each key, in the order of `keys`.
+    pub key_hashes: Vec<i64>,
 }
 
 impl AlertColumns {
     pub fn of(stored: &StoredAlert) -> Result<Self, StoreError> {
-        let alert = &stored.alert;
+        Self::with_keys(stored, entity_keys(&stored.alert))
+    }
+
+    /// [`Self::of`] given the alert's [`entity_keys`] (computed once by callers that need them too).
+    pub fn with_keys(stored: &StoredAlert, keys: Vec<EntityKey>) -> Result<Self, StoreError> {
+        Self::for_alert(&stored.alert, stored.incident_id, stored.pinned, keys)
+    }
+
+    /// The row of `alert` in `incident`, given its [`entity_keys`].
+    pub fn for_alert(
+        alert: &Alert,
+        incident: IncidentId,
+        pinned: bool,
+        keys: Vec<EntityKey>,
+    ) -> Result<Self, StoreError> {
         if alert.id.is_empty() {
             return Err(StoreError::Corrupt("an alert without an id cannot be stored".into()));
         }
-        // The incident lives in its own column; the body never carries it.
-        let body = if alert.incident_id.is_none() {
-            serde_json::to_string(alert)
+        // The incident lives in its own column and comments in their own table; the body never
+        // carries either.
+        let mut body = Vec::with_capacity(2048);
+        if alert.incident_id.is_none() && alert.comments.is_empty() {
+            serde_json::to_writer(&mut body, alert)
         } else {
-            serde_json::to_string(&Alert { incident_id: None, ..alert.clone() })
+            serde_json::to_writer(&mut body, &Alert { incident_id: None, comments: Vec::new(), ..alert.clone() })
         }
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let body = String::from_utf8(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let created = alert.created_date_time.map(|t| t.micros()).unwrap_or(0);
         Ok(Self {
             id: alert.id.clone(),
-            incident_id: stored.incident_id.get(),
+            incident_id: incident.get(),
             service_source: alert.service_source.as_str().to_owned(),
             provider_alert_id: alert.provider_alert_id.clone(),
             status: alert.status.as_str(),
@@ -157,20 +182,21 @@ impl AlertColumns {
             created_at: created,
             last_update_at: alert.last_update_date_time.map(|t| t.micros()).unwrap_or(created),
             activity_at: alert.activity_time().map(|t| t.micros()).unwrap_or(created),
-            pinned: stored.pinned,
+            pinned,
             body,
-            keys: entity_keys(alert),
+            id_hash: crate::ids::alert_id_hash(&alert.id),
+            key_hashes: keys.iter().map(EntityKey::hash).collect(),
+            keys,
         })
     }
 }
 
 /// Rebuilds a stored alert from its body and bookkeeping columns.
-pub fn alert_from_row(body: &str, incident_id: i64, pinned: bool) -> Result<StoredAlert, StoreError> {
-    let value: Value = serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let mut alert = Alert::from_json_value(value).map_err(|e| StoreError::Corrupt(e.message))?;
+pub fn alert_from_row(body: &str, incident_id: i64, pinned: bool, seq: i64) -> Result<StoredAlert, StoreError> {
+    let mut alert = Alert::from_json(body.as_bytes()).map_err(|e| StoreError::Corrupt(e.message))?;
     let incident_id = IncidentId::new(incident_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     alert.incident_id = Some(incident_id.to_string());
-    Ok(StoredAlert { alert, incident_id, pinned })
+    Ok(StoredAlert { alert, incident_id, pinned, seq })
 }
 
 /// Roles stored as a comma-separated list.

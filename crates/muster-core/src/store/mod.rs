@@ -1,6 +1,8 @@
 //! The storage traits. Both backends (embedded SQLite, PostgreSQL) implement them and pass one
 //! contract suite; handlers and the engine only ever see `Arc<dyn Store>`.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 
 use crate::access::{ApiToken, AuditEntry, NewApiToken, NewAuditEntry, NewUser, Session, User};
@@ -38,6 +40,16 @@ pub struct StoredAlert {
     pub incident_id: IncidentId,
     /// A person moved it: correlation never moves it again.
     pub pinned: bool,
+    /// The store's arrival number for the alert, unique and increasing: the tie-break of alert
+    /// orders and cursors. Zero until stored; ignored when written.
+    pub seq: i64,
+}
+
+impl StoredAlert {
+    /// An alert placed in an incident, not yet stored.
+    pub fn new(alert: Alert, incident_id: IncidentId) -> Self {
+        Self { alert, incident_id, pinned: false, seq: 0 }
+    }
 }
 
 /// One group commit: everything in it is written in a single transaction, or nothing is.
@@ -57,14 +69,50 @@ impl WriteBatch {
     pub fn is_empty(&self) -> bool {
         self.incidents.is_empty() && self.alerts.is_empty() && self.history.is_empty() && self.relinks.is_empty()
     }
+
+    /// Serialises the bodies and derives the indexed columns: the costly half of a write, which
+    /// the caller can do before handing the batch to the backend. An alert named twice keeps only
+    /// its last version (with only that version's keys).
+    pub fn encode(self) -> StoreResult<EncodedBatch> {
+        let incidents = self.incidents.iter().map(IncidentColumns::of).collect::<StoreResult<Vec<_>>>()?;
+        let mut last: HashMap<&str, usize> = HashMap::with_capacity(self.alerts.len());
+        for (i, a) in self.alerts.iter().enumerate() {
+            last.insert(a.alert.id.as_str(), i);
+        }
+        let alerts = self
+            .alerts
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| last.get(a.alert.id.as_str()) == Some(i))
+            .map(|(_, a)| AlertColumns::of(a))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(EncodedBatch { incidents, alerts, history: self.history, relinks: self.relinks })
+    }
+}
+
+/// A [`WriteBatch`] with its rows encoded: what a backend writes, in one transaction. Incidents
+/// keep every copy (each must build on the one before); alerts are distinct.
+#[derive(Debug, Clone, Default)]
+pub struct EncodedBatch {
+    pub incidents: Vec<IncidentColumns>,
+    pub alerts: Vec<AlertColumns>,
+    pub history: Vec<NewHistoryEntry>,
+    pub relinks: Vec<(IncidentId, IncidentId)>,
+}
+
+impl EncodedBatch {
+    pub fn is_empty(&self) -> bool {
+        self.incidents.is_empty() && self.alerts.is_empty() && self.history.is_empty() && self.relinks.is_empty()
+    }
 }
 
 /// A page of a list ordered by activity, newest first, continued after a keyset position.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageRequest {
     pub limit: u32,
-    /// Continue after this (activity µs, id) position.
-    pub after: Option<(i64, String)>,
+    /// Continue after this (activity µs, tie-break) position: the incident id for incidents, the
+    /// alert's `seq` for alerts.
+    pub after: Option<(i64, i64)>,
 }
 
 /// Where a comment goes.
@@ -85,7 +133,16 @@ pub struct TagCount {
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
     /// Writes a batch atomically (group commit).
-    async fn write(&self, batch: &WriteBatch) -> StoreResult<()>;
+    async fn write(&self, batch: WriteBatch) -> StoreResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write_encoded(vec![batch.encode()?]).await
+    }
+    /// Writes encoded batches one after the other in a single transaction: all of them, or (with
+    /// an error) none of them. Each builds on the ones before it (an incident's versions follow
+    /// each other; a merge's relinks apply to the alerts written before it).
+    async fn write_encoded(&self, batches: Vec<EncodedBatch>) -> StoreResult<()>;
     /// The largest incident id ever stored, so new ones keep increasing.
     async fn max_incident_id(&self) -> StoreResult<i64>;
     /// One incident with its comments (not its alerts).
@@ -164,3 +221,5 @@ pub trait Store: IncidentStore + AccessStore + SessionStore + std::fmt::Debug {
 }
 
 pub mod columns;
+
+use columns::{AlertColumns, IncidentColumns};

@@ -103,15 +103,13 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     }
     let indexes: Vec<usize> = alerts.iter().map(|(i, _)| *i).collect();
     let correlator = state.correlator().await?;
-    let store = state.store.clone();
     let now = state.clock.now();
     // In a task of its own: a client that gives up (or the request time limit) must not cut a
     // batch off between the engine's decision and the commit.
-    let accepted = tokio::spawn(async move {
-        correlator.ingest(store.as_ref(), alerts.into_iter().map(|(_, a)| a).collect(), now).await
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("ingest task failed: {e}")))??;
+    let accepted =
+        tokio::spawn(async move { correlator.ingest(alerts.into_iter().map(|(_, a)| a).collect(), now).await })
+            .await
+            .map_err(|e| ApiError::internal(format!("ingest task failed: {e}")))??;
     let value: Vec<Value> = indexes
         .iter()
         .zip(&accepted)
@@ -189,7 +187,7 @@ async fn list(
     let next = (page.len() == top as usize).then(|| {
         let last = &page[page.len() - 1];
         let at = last.alert.activity_time().map(|t| t.micros()).unwrap_or_default();
-        next_link(&base_url(&state, &headers), PATH, &query, top, (at, &last.alert.id))
+        next_link(&base_url(&state, &headers), PATH, &query, top, (at, last.seq))
     });
     let items: Vec<Value> = page
         .iter()

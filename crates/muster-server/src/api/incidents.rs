@@ -80,7 +80,7 @@ async fn list(
     let next = (page.len() == top as usize).then(|| {
         let last = &page[page.len() - 1];
         let at = last.last_activity_date_time.unwrap_or(last.created_date_time).micros();
-        next_link(&base_url(&state, &headers), PATH, &query, top, (at, &last.id.to_string()))
+        next_link(&base_url(&state, &headers), PATH, &query, top, (at, last.id.get()))
     });
     let items: Vec<Value> = page
         .iter()

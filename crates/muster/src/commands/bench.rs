@@ -27,6 +27,30 @@ fn memory_mib(field: &str) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU seconds this process has used (user and system, all threads), from the kernel (Linux).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// CPU seconds used so far by each of this process's threads, summed by thread name (Linux).
+fn cpu_by_thread() -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return out };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let (Some(open), Some((head, rest))) = (stat.find('('), stat.rsplit_once(')')) else { continue };
+        let name = head[open + 1..].to_owned();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        *out.entry(name).or_default() += (ticks(11) + ticks(12)) / 100.0;
+    }
+    out
+}
+
 /// The simulated workload, parsed before the clock starts.
 fn workload(args: &BenchIngestArgs) -> anyhow::Result<(Vec<Alert>, Vec<TruthRow>)> {
     let defaults = SimConfig::default();
@@ -54,7 +78,7 @@ async fn grouping(store: &dyn Store) -> anyhow::Result<HashMap<String, String>> 
     loop {
         let alerts = store.list_alerts(&page).await?;
         let Some(last) = alerts.last() else { break };
-        page.after = Some((last.alert.activity_time().map(|t| t.micros()).unwrap_or_default(), last.alert.id.clone()));
+        page.after = Some((last.alert.activity_time().map(|t| t.micros()).unwrap_or_default(), last.seq));
         for stored in alerts {
             if let Some(provider) = stored.alert.provider_alert_id {
                 out.insert(provider, stored.incident_id.to_string());
@@ -89,25 +113,43 @@ pub async fn run(
     let latest = alerts.iter().filter_map(Alert::activity_time).max();
     let now = latest.map_or_else(|| muster_core::time::SystemClock.now(), |t| t.plus_secs(3600));
 
-    let started = Instant::now();
-    if args.http {
-        http_run(store.clone(), correlation, &alerts, args.batch, usize::from(args.clients)).await?;
+    let count = alerts.len();
+    let clients = usize::from(args.clients);
+    let cpu_before = cpu_seconds();
+    let threads_before = cpu_by_thread();
+    let elapsed = if args.http {
+        http_run(store.clone(), correlation, &alerts, args.batch, clients).await?
     } else {
-        let correlator = Correlator::start(store.as_ref(), correlation).await?;
-        for batch in alerts.chunks(args.batch) {
-            correlator.ingest(store.as_ref(), batch.to_vec(), now).await?;
-        }
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let path = if args.http { format!("HTTP API ({} clients), engine and", args.clients) } else { "engine and".into() };
+        engine_run(store.clone(), correlation, alerts, args.batch, clients, now).await?
+    };
+    let path = if args.http { "HTTP API, engine and" } else { "engine and" };
     println!(
-        "ingest: {} alerts in {:.1} s through {path} {} store, batches of {}: {:.0} alerts/s",
-        alerts.len(),
+        "ingest: {count} alerts in {:.1} s through {path} {} store, batches of {} from {clients} sender(s): \
+         {:.0} alerts/s",
         elapsed,
         store.backend(),
         args.batch,
-        alerts.len() as f64 / elapsed
+        count as f64 / elapsed
     );
+    if let (Some(before), Some(after)) = (cpu_before, cpu_seconds()) {
+        let used = after - before;
+        println!(
+            "cpu: {used:.1} s over all threads, {:.1} µs per alert, {:.2} cores busy",
+            used * 1e6 / count as f64,
+            used / elapsed
+        );
+        let mut threads: Vec<(String, f64)> = cpu_by_thread()
+            .into_iter()
+            .map(|(name, after)| {
+                let before = threads_before.get(&name).copied().unwrap_or(0.0);
+                (name, after - before)
+            })
+            .filter(|(_, used)| *used >= 0.05)
+            .collect();
+        threads.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let shown: Vec<String> = threads.iter().map(|(name, used)| format!("{name} {used:.1} s")).collect();
+        println!("cpu by thread: {}", shown.join(", "));
+    }
     if let (Some(peak), Some(workload)) = (memory_mib("VmHWM:"), workload_mib) {
         println!(
             "peak memory: {peak:.0} MiB resident, of which the parsed workload {workload:.0} MiB; \
@@ -125,15 +167,54 @@ pub async fn run(
     Ok(())
 }
 
+/// Hands the workload to the correlator in batches from `senders` senders at once, each taking the
+/// next batch when its last one is committed (as connectors posting at the same time would);
+/// returns the seconds it took.
+async fn engine_run(
+    store: Arc<dyn Store>,
+    correlation: CorrelationConfig,
+    alerts: Vec<Alert>,
+    batch: usize,
+    senders: usize,
+    now: muster_core::Timestamp,
+) -> anyhow::Result<f64> {
+    let correlator = Arc::new(Correlator::start(store, correlation).await?);
+    let mut batches = Vec::with_capacity(alerts.len() / batch.max(1) + 1);
+    let mut alerts = alerts.into_iter().peekable();
+    while alerts.peek().is_some() {
+        batches.push(alerts.by_ref().take(batch.max(1)).collect::<Vec<_>>());
+    }
+    let batches = Arc::new(std::sync::Mutex::new(batches.into_iter()));
+    let started = Instant::now();
+    // Each sender on a task of its own, as separate connections would be.
+    let tasks: Vec<_> = (0..senders)
+        .map(|_| {
+            let (correlator, batches) = (correlator.clone(), batches.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Some(next) = batches.lock().unwrap_or_else(|e| e.into_inner()).next() else { break };
+                    correlator.ingest(next, now).await?;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
 /// Posts the workload to an in-process server over loopback HTTP, as NDJSON batches, from
-/// `clients` clients at once, each taking the next batch when its last one is answered.
+/// `clients` clients at once, each taking the next batch when its last one is answered; returns
+/// the seconds it took. The bodies are written before the clock starts.
 async fn http_run(
     store: Arc<dyn Store>,
     correlation: CorrelationConfig,
     alerts: &[Alert],
     batch: usize,
     clients: usize,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<f64> {
     use muster_core::access::Role;
     use muster_core::time::{Clock, SystemClock};
     use muster_server::accounts::{create_token, TokenSpec};
@@ -157,20 +238,24 @@ async fn http_run(
     }));
     let client = reqwest::Client::new();
     let url = format!("http://{address}/v1.0/security/alerts_v2");
-    let chunks: Vec<&[Alert]> = alerts.chunks(batch).collect();
+    let mut bodies = Vec::new();
+    for chunk in alerts.chunks(batch.max(1)) {
+        let mut body = String::new();
+        for alert in chunk {
+            body.push_str(&serde_json::to_string(alert)?);
+            body.push('\n');
+        }
+        bodies.push(body);
+    }
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let started = Instant::now();
     let post_batches = || async {
-        while let Some(chunk) = chunks.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
-            let mut body = String::new();
-            for alert in *chunk {
-                body.push_str(&serde_json::to_string(alert)?);
-                body.push('\n');
-            }
+        while let Some(body) = bodies.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
             let response = client
                 .post(&url)
                 .bearer_auth(&token)
                 .header("content-type", "application/x-ndjson")
-                .body(body)
+                .body(body.clone())
                 .send()
                 .await?;
             anyhow::ensure!(response.status().is_success(), "the server answered {}", response.status());
@@ -178,7 +263,8 @@ async fn http_run(
         anyhow::Ok(())
     };
     futures_util::future::try_join_all((0..clients).map(|_| post_batches())).await?;
+    let elapsed = started.elapsed().as_secs_f64();
     let _ = stop.send(());
     server.await??;
-    Ok(())
+    Ok(elapsed)
 }

@@ -56,8 +56,7 @@ pub async fn load(state: &AppState) -> anyhow::Result<()> {
         }
         if batch.len() == BATCH || (stream.peek().is_none() && !batch.is_empty()) {
             let chunk = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-            alerts +=
-                correlator.ingest(store, chunk, state.clock.now()).await.context("cannot store the demo alerts")?.len();
+            alerts += correlator.ingest(chunk, state.clock.now()).await.context("cannot store the demo alerts")?.len();
         }
     }
     let incidents = count_incidents(store).await?;
@@ -81,7 +80,7 @@ async fn count_incidents(store: &dyn Store) -> anyhow::Result<usize> {
         match page.last() {
             Some(last) if page.len() == 1_000 => {
                 let at = last.last_activity_date_time.unwrap_or(last.created_date_time).micros();
-                after = Some((at, last.id.to_string()));
+                after = Some((at, last.id.get()));
             }
             _ => return Ok(count),
         }

@@ -1,0 +1,177 @@
+//! Turns the engine's decisions into one write: alerts with their incident, every touched
+//! incident with fresh roll-ups, merges with their redirects, and the history of it all.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use muster_core::correlation::Step;
+use muster_core::enums::{CorrelationReasons, IncidentStatus};
+use muster_core::history::{Actor, HistoryKind, NewHistoryEntry};
+use muster_core::incident::Incident;
+use muster_core::store::columns::{AlertColumns, IncidentColumns};
+use muster_core::store::{EncodedBatch, Store, StoreError};
+use muster_core::{IncidentId, Timestamp};
+use serde_json::json;
+
+use super::{facts_of, Incoming, State, RECURRING_TAG, REDIRECTED_TAG};
+
+/// History lists at most this many alert ids per entry; the count is always exact.
+const LISTED_ALERTS: usize = 20;
+
+/// Makes sure every incident in `ids` is in the cache (new ones are created, the rest read from
+/// storage when missing).
+async fn load(
+    store: &dyn Store,
+    state: &mut State,
+    ids: &BTreeSet<IncidentId>,
+    created: &BTreeSet<IncidentId>,
+    now: Timestamp,
+    number: u64,
+) -> Result<(), StoreError> {
+    let missing: Vec<IncidentId> =
+        ids.iter().filter(|id| !created.contains(id) && !state.incidents.contains(**id)).copied().collect();
+    if !missing.is_empty() {
+        for incident in store.incidents(&missing).await? {
+            state.incidents.insert(incident, number);
+        }
+    }
+    for id in created {
+        let mut incident = Incident::new(*id, now);
+        incident.last_modified_by = Some("correlation".into());
+        state.incidents.insert(incident, number);
+    }
+    for id in ids {
+        if !state.incidents.contains(*id) {
+            // The engine placed it in an incident storage does not have: its memory is out of step.
+            return Err(StoreError::Corrupt(format!("incident {id} is neither new nor stored")));
+        }
+    }
+    Ok(())
+}
+
+/// Builds batch `number` from the engine's `step` over `alerts`, with its rows encoded for storage.
+pub(super) async fn build(
+    store: &dyn Store,
+    state: &mut State,
+    step: &Step,
+    alerts: Vec<Incoming>,
+    now: Timestamp,
+    number: u64,
+) -> Result<EncodedBatch, StoreError> {
+    let created: BTreeSet<IncidentId> = step.decisions.iter().filter(|d| d.created).map(|d| d.incident).collect();
+    let mut touched: BTreeSet<IncidentId> = step.decisions.iter().map(|d| state.engine.resolve(d.incident)).collect();
+    for merge in &step.merges {
+        touched.insert(merge.from);
+        touched.insert(state.engine.resolve(merge.into));
+    }
+    // Alerts sent again leave their old incident's totals too.
+    touched.extend(alerts.iter().filter_map(|a| a.stored.as_ref()).map(|s| state.engine.resolve(s.incident_id)));
+    touched.extend(created.iter().copied());
+    load(store, state, &touched, &created, now, number).await?;
+
+    let mut history = Vec::new();
+    let mut relinks = Vec::new();
+
+    // Merges first, in the order the engine made them: totals move to the survivor.
+    for merge in &step.merges {
+        let into_id = state.engine.resolve(merge.into);
+        let Some(from) = state.incidents.get_mut(merge.from) else { continue };
+        let rollup = std::mem::take(&mut from.meta.rollup);
+        let tags = from.custom_tags.clone();
+        from.status = IncidentStatus::Redirected;
+        from.redirect_incident_id = Some(into_id);
+        if !from.system_tags.iter().any(|t| t == REDIRECTED_TAG) {
+            from.system_tags.push(REDIRECTED_TAG.into());
+        }
+        if let Some(into) = state.incidents.get_mut(into_id) {
+            into.meta.rollup.merge(&rollup);
+            for tag in tags {
+                if !into.custom_tags.contains(&tag) {
+                    into.custom_tags.push(tag);
+                }
+            }
+        }
+        relinks.push((merge.from, into_id));
+        let reasons = merge.reasons.to_string();
+        history.push(
+            NewHistoryEntry::new(into_id, now, Actor::correlation(), HistoryKind::Merged)
+                .change("incidents", None, Some(json!([merge.from.to_string()])))
+                .with_reason(reasons.clone()),
+        );
+        history.push(
+            NewHistoryEntry::new(merge.from, now, Actor::correlation(), HistoryKind::Redirected)
+                .change("redirectIncidentId", None, Some(json!(into_id.to_string())))
+                .with_reason(reasons),
+        );
+    }
+
+    // New alerts per incident: how many, the first few ids, and why they joined.
+    let mut added: BTreeMap<IncidentId, (usize, Vec<String>, CorrelationReasons)> = BTreeMap::new();
+    let mut out_alerts = Vec::with_capacity(alerts.len());
+    for (incoming, decision) in alerts.into_iter().zip(&step.decisions) {
+        let Incoming { mut alert, stored: previous, mut row, .. } = incoming;
+        let target = state.engine.resolve(decision.incident);
+        let as_sent = alert.assigned_to.clone();
+        if let Some(before) = &previous {
+            // What people set on the alert stays; the sender's view of it is updated.
+            alert.assigned_to = alert.assigned_to.or_else(|| before.alert.assigned_to.clone());
+            let old_home = state.engine.resolve(before.incident_id);
+            if let Some(home) = state.incidents.get_mut(old_home) {
+                // Should the old version have held the span's edge, the span stays as wide as it
+                // was: a re-sent alert rarely moves back in time, and never loses an alert.
+                home.meta.rollup.remove(&before.alert);
+            }
+        } else {
+            let entry = added.entry(target).or_default();
+            entry.0 += 1;
+            if entry.1.len() < LISTED_ALERTS {
+                entry.1.push(alert.id.clone());
+            }
+            entry.2 |= decision.reasons;
+        }
+        let incident = state
+            .incidents
+            .get_mut(target)
+            .ok_or_else(|| StoreError::Corrupt(format!("incident {target} is neither new nor stored")))?;
+        // Alerts that join later follow the incident's assignee.
+        if alert.assigned_to.is_none() {
+            alert.assigned_to = incident.assigned_to.clone();
+        }
+        incident.meta.rollup.add_keyed(&alert, &row.keys);
+        if decision.recurring && !incident.system_tags.iter().any(|t| t == RECURRING_TAG) {
+            incident.system_tags.push(RECURRING_TAG.into());
+        }
+        let pinned = previous.as_ref().is_some_and(|p| p.pinned);
+        if alert.assigned_to != as_sent {
+            // Placing it changed the alert itself: its body is written again.
+            let keys = std::mem::take(&mut row.keys);
+            row = AlertColumns::for_alert(&alert, target, pinned, keys)?;
+        }
+        row.incident_id = target.get();
+        row.pinned = pinned;
+        out_alerts.push(row);
+    }
+
+    for (id, (count, alert_ids, reasons)) in &added {
+        let kind = if created.contains(id) { HistoryKind::Created } else { HistoryKind::AlertAdded };
+        let mut entry = NewHistoryEntry::new(*id, now, Actor::correlation(), kind);
+        entry = entry.change("alerts", None, Some(json!({"count": count, "alertIds": alert_ids})));
+        if !reasons.is_empty() {
+            entry = entry.with_reason(reasons.to_string());
+        }
+        history.push(entry);
+    }
+
+    let mut incidents = Vec::with_capacity(touched.len());
+    for id in &touched {
+        let Some(incident) = state.incidents.get_mut(*id) else { continue };
+        let rollup = std::mem::take(&mut incident.meta.rollup);
+        rollup.apply(incident);
+        incident.meta.rollup = rollup;
+        incident.last_update_date_time = now;
+        incident.meta.version += 1;
+        state.engine.incident_changed(*id, facts_of(incident));
+        incidents.push(IncidentColumns::of(incident)?);
+        state.incidents.touch(*id, number);
+    }
+    Ok(EncodedBatch { incidents, alerts: out_alerts, history, relinks })
+}

@@ -1,0 +1,86 @@
+//! The single writer: one connection on a thread of its own, running jobs in the order they were
+//! sent. SQLite allows one writer at a time, so queueing here beats `SQLITE_BUSY`, and a thread
+//! (not the async runtime's workers) does the compressing and the B-tree work of large batches.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use muster_core::store::{StoreError, StoreResult};
+use rusqlite::Connection;
+
+use crate::codec::Encoder;
+use crate::Shared;
+
+/// What a job gets to work with.
+pub(crate) struct WriterState {
+    pub(crate) conn: Connection,
+    pub(crate) encoder: Encoder,
+    pub(crate) shared: Arc<Shared>,
+}
+
+type Job = Box<dyn FnOnce(&mut WriterState) + Send>;
+
+/// A handle on the writer thread.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    inner: Arc<Mutex<Option<Inner>>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    jobs: mpsc::Sender<Job>,
+    thread: JoinHandle<()>,
+}
+
+const STOPPED: &str = "the SQLite writer has stopped";
+
+impl Writer {
+    pub(crate) fn spawn(mut state: WriterState) -> StoreResult<Self> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("muster-sqlite-writer".into())
+            .spawn(move || {
+                for job in queue {
+                    job(&mut state);
+                }
+            })
+            .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(Self { inner: Arc::new(Mutex::new(Some(Inner { jobs, thread }))) })
+    }
+
+    /// Runs `job` on the writer connection after every job sent before it.
+    pub(crate) async fn run<T, F>(&self, job: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriterState) -> StoreResult<T> + Send + 'static,
+    {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        {
+            let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            let inner = inner.as_ref().ok_or_else(|| StoreError::Backend(STOPPED.into()))?;
+            inner
+                .jobs
+                .send(Box::new(move |state| {
+                    let _ = done.send(job(state));
+                }))
+                .map_err(|_| StoreError::Backend(STOPPED.into()))?;
+        }
+        outcome.await.map_err(|_| StoreError::Backend(STOPPED.into()))?
+    }
+
+    /// Lets queued jobs finish, then closes the connection (which checkpoints the WAL).
+    pub(crate) async fn close(&self) {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(Inner { jobs, thread }) = inner {
+            drop(jobs);
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl std::fmt::Debug for WriterState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterState").field("encoder", &self.encoder).finish_non_exhaustive()
+    }
+}
