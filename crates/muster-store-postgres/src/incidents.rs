@@ -178,7 +178,7 @@ impl PostgresStore {
         let mut first_created: HashMap<i64, i64> = HashMap::new();
         for c in columns {
             let stored = versions.get(&c.id).copied().unwrap_or(0);
-            if stored != c.version - 1 {
+            if stored != c.builds_on {
                 return Err(StoreError::VersionMismatch { id: incident_id(c.id)?, current: stored });
             }
             versions.insert(c.id, c.version);

@@ -6,10 +6,9 @@ use std::collections::HashSet;
 use muster_core::entity::{key_hash, EntityKind};
 use muster_core::ids::alert_id_hash;
 use muster_core::store::columns::{alert_from_row, AlertColumns};
-use muster_core::store::{StoreResult, StoredAlert};
+use muster_core::store::{BodyKind, PackedBody, StoreResult, StoredAlert};
 use rusqlite::{params, Connection, Row};
 
-use crate::codec::{BodyKind, Encoder};
 use crate::deferred::{keys_from_blob, keys_to_blob, Additions};
 use crate::{backend, optional, Shared};
 
@@ -22,7 +21,7 @@ pub(crate) fn from_row(conn: &Connection, shared: &Shared, row: &Row<'_>) -> Sto
     let pinned: bool = row.get(2).map_err(backend)?;
     let codec: i64 = row.get(3).map_err(backend)?;
     let body: Vec<u8> = row.get(4).map_err(backend)?;
-    alert_from_row(&shared.decoders.decode(conn, codec, &body)?, incident, pinned, rid)
+    alert_from_row(&shared.codec.decode(conn, codec, &body)?, incident, pinned, rid)
 }
 
 /// The rid and key hashes of the stored alert with this id, if any.
@@ -40,6 +39,9 @@ fn find(conn: &Connection, shared: &Shared, id: &str) -> StoreResult<Option<(i64
 /// Rids whose alert id may hash to `hash`: the newest from memory, the rest from `alert_ids`.
 fn candidates(conn: &Connection, shared: &Shared, hash: i64) -> StoreResult<Vec<i64>> {
     let mut rids = shared.deferred.rids_for_id(hash);
+    if !shared.deferred.may_be_flushed(hash) {
+        return Ok(rids);
+    }
     let mut statement = conn.prepare_cached("SELECT rid FROM alert_ids WHERE id_hash = ?1").map_err(backend)?;
     for rid in statement.query_map([hash], |r| r.get::<_, i64>(0)).map_err(backend)? {
         rids.push(rid.map_err(backend)?);
@@ -51,12 +53,7 @@ fn candidates(conn: &Connection, shared: &Shared, hash: i64) -> StoreResult<Vec<
 
 /// Upserts distinct alerts; what the deferred lookups must learn once the transaction commits
 /// comes back.
-pub(crate) fn write(
-    tx: &Connection,
-    shared: &Shared,
-    encoder: &mut Encoder,
-    alerts: Vec<AlertColumns>,
-) -> StoreResult<Additions> {
+pub(crate) fn write(tx: &Connection, shared: &Shared, alerts: Vec<AlertColumns>) -> StoreResult<Additions> {
     let upto = shared.deferred.upto();
     let mut additions = Additions::default();
     let mut insert = tx
@@ -75,10 +72,14 @@ pub(crate) fn write(
         .map_err(backend)?;
     let mut add_key =
         tx.prepare_cached("INSERT OR IGNORE INTO alert_entities (key_hash, rid) VALUES (?1, ?2)").map_err(backend)?;
-    for c in alerts {
-        let existing = find(tx, shared, &c.id)?;
+    for mut c in alerts {
+        // The caller says which alerts are new: those need no look-up.
+        let existing = if c.new { None } else { find(tx, shared, &c.id)? };
         let keys = keys_to_blob(&c.key_hashes);
-        let (codec, body) = encoder.encode(BodyKind::Alert, c.body)?;
+        let PackedBody { codec, bytes: body } = match c.packed.take() {
+            Some(packed) => packed,
+            None => shared.codec.encode(BodyKind::Alert, c.body.as_bytes())?,
+        };
         match existing {
             None => {
                 insert

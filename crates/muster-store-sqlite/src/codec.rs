@@ -3,32 +3,24 @@
 //!
 //! One alert is about 1.5 KB of JSON that repeats the same property names, evidence types and
 //! enum members as every other alert. Compressed alone it shrinks about 2×; against a dictionary
-//! of what such bodies look like, about 8×, which is most of the bytes an ingest writes. A
+//! of what such bodies look like, about 7×, which is most of the bytes an ingest writes. A
 //! dictionary is trained once enough bodies of a kind were written plain, and again when the
 //! stream has changed so much that it no longer helps. Every dictionary ever used is kept (in
 //! `codec_dictionaries`): each row names the one its body needs (`codec`, 0 for plain JSON).
+//!
+//! The codec is shared: callers compress on their own threads (see
+//! [`muster_core::store::BodyCodec`]), the writer only stores, and the writer alone trains and
+//! installs dictionaries, between transactions, so a dictionary is always stored before the first
+//! body that needs it.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
 
-use muster_core::store::{StoreError, StoreResult};
+use muster_core::store::{BodyKind, PackedBody, StoreError, StoreResult};
 use rusqlite::{params, Connection};
-
-/// Which bodies a dictionary is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum BodyKind {
-    Alert,
-    Incident,
-}
-
-impl BodyKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Alert => "alert",
-            Self::Incident => "incident",
-        }
-    }
-}
 
 /// `codec` of a body stored as plain JSON text.
 pub(crate) const PLAIN: i64 = 0;
@@ -37,8 +29,7 @@ const TRAINING_SAMPLES: usize = 1_000;
 /// Bodies a retraining looks at: the most recent ones.
 const RETRAIN_SAMPLES: usize = 2_000;
 const DICTIONARY_BYTES: usize = 32 * 1024;
-/// Fast: the writer compresses every body it stores. (Level 3 saves another 5% of the bytes at
-/// twice the time.)
+/// Fast: every body stored is compressed. (Level 3 saves another 5% of the bytes at twice the time.)
 const LEVEL: i32 = 1;
 /// How many bodies the compression ratio is watched over before deciding to retrain.
 const RATIO_WINDOW: u64 = 50_000;
@@ -46,191 +37,214 @@ const RATIO_WINDOW: u64 = 50_000;
 /// training.
 const RETRAIN_BELOW: f64 = 0.6;
 
-/// Decoding side, shared by the writer and every reader: dictionaries by id, loaded on first use.
-#[derive(Default)]
-pub(crate) struct Decoders {
-    by_id: RwLock<HashMap<i64, Arc<zstd::dict::DecoderDictionary<'static>>>>,
-}
+const KINDS: [BodyKind; 2] = [BodyKind::Alert, BodyKind::Incident];
 
-impl std::fmt::Debug for Decoders {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let loaded = self.by_id.read().map(|m| m.len()).unwrap_or_default();
-        f.debug_struct("Decoders").field("loaded", &loaded).finish()
+fn slot(kind: BodyKind) -> usize {
+    match kind {
+        BodyKind::Alert => 0,
+        BodyKind::Incident => 1,
     }
 }
 
-impl Decoders {
+fn name(kind: BodyKind) -> &'static str {
+    match kind {
+        BodyKind::Alert => "alert",
+        BodyKind::Incident => "incident",
+    }
+}
+
+thread_local! {
+    // One compression and one decompression context per thread, reused for every body: creating
+    // one costs more than compressing a body.
+    static CCTX: RefCell<zstd::zstd_safe::CCtx<'static>> = RefCell::new(zstd::zstd_safe::CCtx::create());
+    static DCTX: RefCell<zstd::zstd_safe::DCtx<'static>> = RefCell::new(zstd::zstd_safe::DCtx::create());
+}
+
+/// The dictionary bodies of one kind are compressed with now.
+struct Current {
+    id: i64,
+    dictionary: zstd::dict::EncoderDictionary<'static>,
+}
+
+/// The compression ratio of one kind, watched window by window.
+#[derive(Default)]
+struct Ratio {
+    plain: AtomicU64,
+    packed: AtomicU64,
+    bodies: AtomicU64,
+    /// The first window's ratio after training, as bits of an f64 (0 until measured).
+    trained: AtomicU64,
+}
+
+/// One kind's state.
+#[derive(Default)]
+struct Lane {
+    current: RwLock<Option<Arc<Current>>>,
+    /// Plain bodies to train on, while `sampling`.
+    samples: Mutex<Vec<Vec<u8>>>,
+    sampling: AtomicBool,
+    ratio: Ratio,
+    training: Mutex<Option<JoinHandle<std::io::Result<Vec<u8>>>>>,
+}
+
+/// Compression and decompression of bodies, shared by the writer, the readers and callers.
+#[derive(Default)]
+pub(crate) struct Codec {
+    lanes: [Lane; 2],
+    decoders: RwLock<HashMap<i64, Arc<zstd::dict::DecoderDictionary<'static>>>>,
+}
+
+impl std::fmt::Debug for Codec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let current: Vec<Option<i64>> = self
+            .lanes
+            .iter()
+            .map(|l| l.current.read().unwrap_or_else(|e| e.into_inner()).as_ref().map(|c| c.id))
+            .collect();
+        f.debug_struct("Codec").field("dictionaries", &current).finish()
+    }
+}
+
+impl Codec {
+    /// Picks up the newest dictionary of each kind.
+    pub(crate) fn load(conn: &Connection) -> StoreResult<Self> {
+        let codec = Self::default();
+        for kind in KINDS {
+            let newest = crate::optional(conn.query_row(
+                "SELECT id, dictionary FROM codec_dictionaries WHERE kind = ?1 ORDER BY id DESC LIMIT 1",
+                [name(kind)],
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
+            ))?;
+            let lane = &codec.lanes[slot(kind)];
+            match newest {
+                Some((id, bytes)) => codec.install(kind, id, &bytes),
+                None => lane.sampling.store(true, Ordering::Release),
+            }
+        }
+        Ok(codec)
+    }
+
+    /// Compresses one body with the current dictionary of its kind (plain while there is none).
+    pub(crate) fn encode(&self, kind: BodyKind, json: &[u8]) -> StoreResult<PackedBody> {
+        let lane = &self.lanes[slot(kind)];
+        if lane.sampling.load(Ordering::Acquire) {
+            let mut samples = lane.samples.lock().unwrap_or_else(|e| e.into_inner());
+            if samples.len() < RETRAIN_SAMPLES {
+                samples.push(json.to_vec());
+            }
+        }
+        let current = lane.current.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(current) = current else {
+            return Ok(PackedBody { codec: PLAIN, bytes: json.to_vec() });
+        };
+        let mut bytes = Vec::with_capacity(zstd::zstd_safe::compress_bound(json.len()));
+        CCTX.with(|cctx| cctx.borrow_mut().compress_using_cdict(&mut bytes, json, current.dictionary.as_cdict()))
+            .map_err(|code| corrupt(&format!("zstd: {}", zstd::zstd_safe::get_error_name(code))))?;
+        self.observe(lane, json.len(), bytes.len());
+        Ok(PackedBody { codec: current.id, bytes })
+    }
+
+    /// Counts one compressed body; starts sampling for a retraining when the dictionary no
+    /// longer compresses the stream nearly as well as it did.
+    fn observe(&self, lane: &Lane, plain: usize, packed: usize) {
+        let r = &lane.ratio;
+        r.plain.fetch_add(plain as u64, Ordering::Relaxed);
+        r.packed.fetch_add(packed.max(1) as u64, Ordering::Relaxed);
+        if r.bodies.fetch_add(1, Ordering::Relaxed) + 1 < RATIO_WINDOW {
+            return;
+        }
+        let (plain, packed) = (r.plain.swap(0, Ordering::Relaxed), r.packed.swap(0, Ordering::Relaxed));
+        r.bodies.store(0, Ordering::Relaxed);
+        let ratio = plain as f64 / packed.max(1) as f64;
+        let trained = f64::from_bits(r.trained.load(Ordering::Relaxed));
+        if trained == 0.0 {
+            r.trained.store(ratio.to_bits(), Ordering::Relaxed);
+        } else if ratio < trained * RETRAIN_BELOW {
+            lane.sampling.store(true, Ordering::Release);
+        }
+    }
+
     /// The JSON text of a stored body.
     pub(crate) fn decode(&self, conn: &Connection, codec: i64, body: &[u8]) -> StoreResult<String> {
         if codec == PLAIN {
             return String::from_utf8(body.to_vec()).map_err(|_| corrupt("a stored body is not UTF-8"));
         }
-        let dictionary = self.dictionary(conn, codec)?;
+        let dictionary = self.decoder(conn, codec)?;
         let size = zstd::zstd_safe::get_frame_content_size(body)
             .map_err(|_| corrupt("a stored body is not a zstd frame"))?
             .ok_or_else(|| corrupt("a stored body does not say its size"))?;
-        let mut decompressor = zstd::bulk::Decompressor::with_prepared_dictionary(&dictionary)
-            .map_err(|e| corrupt(&format!("cannot start decompressing: {e}")))?;
-        let raw = decompressor
-            .decompress(body, usize::try_from(size).map_err(|_| corrupt("a stored body is too large"))?)
-            .map_err(|e| corrupt(&format!("a stored body does not decompress: {e}")))?;
+        let mut raw = Vec::with_capacity(usize::try_from(size).map_err(|_| corrupt("a stored body is too large"))?);
+        DCTX.with(|dctx| dctx.borrow_mut().decompress_using_ddict(&mut raw, body, dictionary.as_ddict())).map_err(
+            |code| corrupt(&format!("a stored body does not decompress: {}", zstd::zstd_safe::get_error_name(code))),
+        )?;
         String::from_utf8(raw).map_err(|_| corrupt("a stored body is not UTF-8"))
     }
 
-    fn dictionary(&self, conn: &Connection, id: i64) -> StoreResult<Arc<zstd::dict::DecoderDictionary<'static>>> {
-        if let Some(found) = self.by_id.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
+    fn decoder(&self, conn: &Connection, id: i64) -> StoreResult<Arc<zstd::dict::DecoderDictionary<'static>>> {
+        if let Some(found) = self.decoders.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
             return Ok(found.clone());
         }
         let bytes: Vec<u8> = conn
             .query_row("SELECT dictionary FROM codec_dictionaries WHERE id = ?1", [id], |row| row.get(0))
             .map_err(|_| corrupt(&format!("body dictionary {id} is missing")))?;
         let dictionary = Arc::new(zstd::dict::DecoderDictionary::copy(&bytes));
-        self.by_id.write().unwrap_or_else(|e| e.into_inner()).insert(id, dictionary.clone());
+        self.decoders.write().unwrap_or_else(|e| e.into_inner()).insert(id, dictionary.clone());
         Ok(dictionary)
     }
-}
 
-/// The dictionary bodies of one kind are compressed with now, and how well it does.
-struct Current {
-    id: i64,
-    compressor: zstd::bulk::Compressor<'static>,
-    /// Bytes in and out since training (first window) and over the running window.
-    trained_ratio: Option<f64>,
-    window_in: u64,
-    window_out: u64,
-    window_bodies: u64,
-}
-
-/// Encoding side, owned by the writer.
-pub(crate) struct Encoder {
-    current: HashMap<BodyKind, Current>,
-    /// Recent plain bodies per kind, to train on.
-    samples: HashMap<BodyKind, Vec<Vec<u8>>>,
-    retrain: HashMap<BodyKind, bool>,
-    /// Dictionaries being trained, on threads of their own: training takes a good part of a
-    /// second, which the writer should spend writing.
-    training: HashMap<BodyKind, std::thread::JoinHandle<std::io::Result<Vec<u8>>>>,
-}
-
-impl std::fmt::Debug for Encoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ids: HashMap<_, _> = self.current.iter().map(|(k, c)| (*k, c.id)).collect();
-        f.debug_struct("Encoder").field("dictionaries", &ids).finish()
-    }
-}
-
-impl Encoder {
-    /// Picks up the newest dictionary of each kind.
-    pub(crate) fn load(conn: &Connection) -> StoreResult<Self> {
-        let mut encoder = Self {
-            current: HashMap::new(),
-            samples: HashMap::new(),
-            retrain: HashMap::new(),
-            training: HashMap::new(),
-        };
-        for kind in [BodyKind::Alert, BodyKind::Incident] {
-            let newest: Option<(i64, Vec<u8>)> = conn
-                .query_row(
-                    "SELECT id, dictionary FROM codec_dictionaries WHERE kind = ?1 ORDER BY id DESC LIMIT 1",
-                    [kind.as_str()],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .map(Some)
-                .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
-                .map_err(crate::backend)?;
-            if let Some((id, bytes)) = newest {
-                encoder.current.insert(kind, Current::new(id, &bytes)?);
-            }
-        }
-        Ok(encoder)
-    }
-
-    /// Compresses one body: `(codec, bytes)` to store.
-    pub(crate) fn encode(&mut self, kind: BodyKind, json: String) -> StoreResult<(i64, Vec<u8>)> {
-        let wants_samples = !self.current.contains_key(&kind) || self.retrain.get(&kind).copied().unwrap_or(false);
-        if wants_samples {
-            let samples = self.samples.entry(kind).or_default();
-            if samples.len() < RETRAIN_SAMPLES {
-                samples.push(json.as_bytes().to_vec());
-            }
-        }
-        let Some(current) = self.current.get_mut(&kind) else {
-            return Ok((PLAIN, json.into_bytes()));
-        };
-        let packed = current.compressor.compress(json.as_bytes()).map_err(|e| corrupt(&format!("zstd: {e}")))?;
-        if current.observe(json.len(), packed.len()) {
-            self.retrain.insert(kind, true);
-        }
-        Ok((current.id, packed))
+    fn install(&self, kind: BodyKind, id: i64, bytes: &[u8]) {
+        let lane = &self.lanes[slot(kind)];
+        let current = Current { id, dictionary: zstd::dict::EncoderDictionary::copy(bytes, LEVEL) };
+        *lane.current.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(current));
+        lane.ratio.trained.store(0, Ordering::Relaxed);
+        lane.sampling.store(false, Ordering::Release);
+        lane.samples.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     /// Starts training a dictionary for every kind that has gathered enough samples, and stores
-    /// (and from now on uses) the ones that are ready. The writer calls it between transactions,
-    /// so a dictionary is stored before any body that needs it; `wait` waits for training to end.
-    pub(crate) fn train_if_ready(&mut self, conn: &Connection, now_micros: i64, wait: bool) -> StoreResult<()> {
-        for kind in [BodyKind::Alert, BodyKind::Incident] {
-            if !self.training.contains_key(&kind) {
-                let needed = if self.current.contains_key(&kind) { RETRAIN_SAMPLES } else { TRAINING_SAMPLES };
-                if self.samples.get(&kind).is_some_and(|s| s.len() >= needed) {
-                    let samples = self.samples.remove(&kind).unwrap_or_default();
+    /// (and from now on uses) the ones that are trained. Only the writer calls this, between
+    /// transactions; `wait` waits for training to end.
+    pub(crate) fn maintain(&self, conn: &Connection, now_micros: i64, wait: bool) -> StoreResult<()> {
+        for kind in KINDS {
+            let lane = &self.lanes[slot(kind)];
+            let mut training = lane.training.lock().unwrap_or_else(|e| e.into_inner());
+            if training.is_none() && lane.sampling.load(Ordering::Acquire) {
+                let first = lane.current.read().unwrap_or_else(|e| e.into_inner()).is_none();
+                let needed = if first { TRAINING_SAMPLES } else { RETRAIN_SAMPLES };
+                let mut samples = lane.samples.lock().unwrap_or_else(|e| e.into_inner());
+                if samples.len() >= needed {
+                    let taken = std::mem::take(&mut *samples);
+                    // Training takes a good part of a second, which the writer should spend writing.
                     let handle = std::thread::Builder::new()
                         .name("muster-dictionary".into())
-                        .spawn(move || zstd::dict::from_samples(&samples, DICTIONARY_BYTES))
+                        .spawn(move || zstd::dict::from_samples(&taken, DICTIONARY_BYTES))
                         .map_err(|e| StoreError::Backend(format!("cannot start training a dictionary: {e}")))?;
-                    self.training.insert(kind, handle);
+                    *training = Some(handle);
                 }
             }
-            let done = self.training.get(&kind).is_some_and(|h| wait || h.is_finished());
+            let done = training.as_ref().is_some_and(|h| wait || h.is_finished());
             if !done {
                 continue;
             }
-            let Some(handle) = self.training.remove(&kind) else { continue };
+            let Some(handle) = training.take() else { continue };
             let bytes = match handle.join() {
                 Ok(Ok(bytes)) => bytes,
                 outcome => {
-                    // Too little variety to train on: keep going as before and try again later.
-                    tracing::debug!(kind = kind.as_str(), ok = outcome.is_ok(), "no body dictionary trained");
+                    // Too little variety to train on: keep sampling and try again later.
+                    tracing::debug!(kind = name(kind), ok = outcome.is_ok(), "no body dictionary trained");
                     continue;
                 }
             };
             conn.execute(
                 "INSERT INTO codec_dictionaries (kind, created_at, dictionary) VALUES (?1, ?2, ?3)",
-                params![kind.as_str(), now_micros, bytes],
+                params![name(kind), now_micros, bytes],
             )
             .map_err(crate::backend)?;
             let id = conn.last_insert_rowid();
-            tracing::info!(kind = kind.as_str(), id, "trained a body dictionary");
-            self.current.insert(kind, Current::new(id, &bytes)?);
-            self.retrain.insert(kind, false);
+            tracing::info!(kind = name(kind), id, "trained a body dictionary");
+            self.install(kind, id, &bytes);
         }
         Ok(())
-    }
-}
-
-impl Current {
-    fn new(id: i64, bytes: &[u8]) -> StoreResult<Self> {
-        let compressor = zstd::bulk::Compressor::with_dictionary(LEVEL, bytes)
-            .map_err(|e| corrupt(&format!("body dictionary {id} does not load: {e}")))?;
-        Ok(Self { id, compressor, trained_ratio: None, window_in: 0, window_out: 0, window_bodies: 0 })
-    }
-
-    /// Counts one body; true when the dictionary has gone stale.
-    fn observe(&mut self, plain: usize, packed: usize) -> bool {
-        self.window_in += plain as u64;
-        self.window_out += packed.max(1) as u64;
-        self.window_bodies += 1;
-        if self.window_bodies < RATIO_WINDOW {
-            return false;
-        }
-        let ratio = self.window_in as f64 / self.window_out as f64;
-        (self.window_in, self.window_out, self.window_bodies) = (0, 0, 0);
-        match self.trained_ratio {
-            None => {
-                self.trained_ratio = Some(ratio);
-                false
-            }
-            Some(trained) => ratio < trained * RETRAIN_BELOW,
-        }
     }
 }
 
@@ -267,30 +281,36 @@ mod tests {
     #[test]
     fn bodies_are_plain_until_a_dictionary_is_trained_then_compressed_and_read_back() {
         let conn = db();
-        let decoders = Decoders::default();
-        let mut encoder = Encoder::load(&conn).unwrap();
-        let (codec, bytes) = encoder.encode(BodyKind::Alert, body(0)).unwrap();
-        assert_eq!(codec, PLAIN);
-        assert_eq!(decoders.decode(&conn, codec, &bytes).unwrap(), body(0));
+        let codec = Codec::load(&conn).unwrap();
+        let packed = codec.encode(BodyKind::Alert, body(0).as_bytes()).unwrap();
+        assert_eq!(packed.codec, PLAIN);
+        assert_eq!(codec.decode(&conn, packed.codec, &packed.bytes).unwrap(), body(0));
         for n in 1..TRAINING_SAMPLES {
-            encoder.encode(BodyKind::Alert, body(n)).unwrap();
+            codec.encode(BodyKind::Alert, body(n).as_bytes()).unwrap();
         }
-        encoder.train_if_ready(&conn, 0, true).unwrap();
-        let (codec, bytes) = encoder.encode(BodyKind::Alert, body(99_999)).unwrap();
-        assert_ne!(codec, PLAIN);
-        assert!(bytes.len() * 3 < body(99_999).len(), "{} bytes", bytes.len());
-        assert_eq!(decoders.decode(&conn, codec, &bytes).unwrap(), body(99_999));
+        codec.maintain(&conn, 0, true).unwrap();
+        let packed = codec.encode(BodyKind::Alert, body(99_999).as_bytes()).unwrap();
+        assert_ne!(packed.codec, PLAIN);
+        assert!(packed.bytes.len() * 3 < body(99_999).len(), "{} bytes", packed.bytes.len());
+        assert_eq!(codec.decode(&conn, packed.codec, &packed.bytes).unwrap(), body(99_999));
         // Incidents have their own dictionary, none yet.
-        assert_eq!(encoder.encode(BodyKind::Incident, "{}".into()).unwrap().0, PLAIN);
-        // A new encoder (a restart) picks the dictionary up.
-        let mut again = Encoder::load(&conn).unwrap();
-        assert_eq!(again.encode(BodyKind::Alert, body(5)).unwrap().0, codec);
+        assert_eq!(codec.encode(BodyKind::Incident, b"{}").unwrap().codec, PLAIN);
+        // Trained once: more bodies do not start another training.
+        for n in 0..RETRAIN_SAMPLES {
+            codec.encode(BodyKind::Alert, body(n).as_bytes()).unwrap();
+        }
+        codec.maintain(&conn, 0, true).unwrap();
+        assert_eq!(codec.encode(BodyKind::Alert, body(5).as_bytes()).unwrap().codec, packed.codec);
+        // A new codec (a restart) picks the dictionary up, and reads what the old one wrote.
+        let again = Codec::load(&conn).unwrap();
+        assert_eq!(again.encode(BodyKind::Alert, body(5).as_bytes()).unwrap().codec, packed.codec);
+        assert_eq!(again.decode(&conn, packed.codec, &packed.bytes).unwrap(), body(99_999));
     }
 
     #[test]
     fn a_missing_dictionary_is_corruption_not_a_panic() {
         let conn = db();
-        let err = Decoders::default().decode(&conn, 7, b"\x28\xb5\x2f\xfd").unwrap_err();
+        let err = Codec::default().decode(&conn, 7, b"\x28\xb5\x2f\xfd").unwrap_err();
         assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
     }
 }

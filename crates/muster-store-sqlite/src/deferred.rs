@@ -10,11 +10,11 @@
 //! Readers ask the maps first and the tables second, so an alert is never missed while a flush
 //! moves it from one to the other (it may be seen twice; callers check the id or the key anyway).
 
-use std::collections::HashMap;
 use std::sync::RwLock;
 
 use muster_core::store::StoreResult;
 use rusqlite::{params, Connection};
+use rustc_hash::FxHashMap;
 
 use crate::backend;
 
@@ -29,17 +29,74 @@ const FLUSH_SHARE: f64 = 0.125;
 pub(crate) struct Pending {
     /// Every alert with a `rid` above this is in the maps, not (necessarily) in the tables.
     pub(crate) upto: i64,
-    ids: HashMap<i64, Vec<i64>>,
-    keys: HashMap<i64, Vec<i64>>,
+    ids: FxHashMap<i64, Rids>,
+    keys: FxHashMap<i64, Rids>,
     alerts: usize,
     /// Alerts already in the tables (about): sizes the next flush.
     flushed: usize,
+}
+
+/// A Bloom filter over the id hashes in `alert_ids`. Most look-ups are of alerts never seen before,
+/// and the filter says so without a B-tree probe (about one in a hundred it is unsure and the
+/// probe happens anyway).
+#[derive(Debug, Default)]
+struct IdFilter {
+    bits: Vec<u64>,
+    count: usize,
+}
+
+/// Bits set per id, and bits per id the filter is sized for.
+const FILTER_PROBES: u64 = 4;
+const FILTER_BITS_PER_ID: usize = 10;
+
+impl IdFilter {
+    /// A filter for at least `capacity` ids.
+    fn with_capacity(capacity: usize) -> Self {
+        let bits = (capacity.max(1024) * FILTER_BITS_PER_ID).next_power_of_two();
+        Self { bits: vec![0; bits / 64], count: 0 }
+    }
+
+    fn capacity(&self) -> usize {
+        self.bits.len() * 64 / FILTER_BITS_PER_ID
+    }
+
+    /// The bit positions of an id: from its hash, mixed a little for each probe.
+    fn positions(&self, hash: i64) -> impl Iterator<Item = usize> + '_ {
+        let mask = (self.bits.len() * 64 - 1) as u64;
+        let h = hash as u64;
+        let step = h.rotate_left(32) | 1;
+        (0..FILTER_PROBES).map(move |i| (h.wrapping_add(i.wrapping_mul(step)) & mask) as usize)
+    }
+
+    fn insert(&mut self, hash: i64) {
+        let positions: Vec<usize> = self.positions(hash).collect();
+        for p in positions {
+            self.bits[p / 64] |= 1 << (p % 64);
+        }
+        self.count += 1;
+    }
+
+    fn may_contain(&self, hash: i64) -> bool {
+        self.positions(hash).all(|p| self.bits[p / 64] & (1 << (p % 64)) != 0)
+    }
+
+    /// A filter of every id hash in `alert_ids`, with room to grow.
+    fn of_table(conn: &Connection) -> StoreResult<Self> {
+        let count: i64 = conn.query_row("SELECT COUNT(*) FROM alert_ids", [], |r| r.get(0)).map_err(backend)?;
+        let mut filter = Self::with_capacity(count as usize * 2);
+        let mut statement = conn.prepare("SELECT id_hash FROM alert_ids").map_err(backend)?;
+        for hash in statement.query_map([], |r| r.get::<_, i64>(0)).map_err(backend)? {
+            filter.insert(hash.map_err(backend)?);
+        }
+        Ok(filter)
+    }
 }
 
 /// The maps, shared by the writer (which changes them after each commit) and the readers.
 #[derive(Debug, Default)]
 pub(crate) struct Deferred {
     pending: RwLock<Pending>,
+    filter: RwLock<IdFilter>,
 }
 
 /// What one committed batch adds to the maps: `(rid, id hash, key hashes)` of each alert above
@@ -75,17 +132,22 @@ impl Deferred {
             let (rid, id_hash, keys) = row.map_err(backend)?;
             pending.add(rid, id_hash, &keys_from_blob(&keys));
         }
-        Ok(Self { pending: RwLock::new(pending) })
+        Ok(Self { pending: RwLock::new(pending), filter: RwLock::new(IdFilter::of_table(conn)?) })
+    }
+
+    /// Whether `alert_ids` may hold an id with this hash (false: it certainly does not).
+    pub(crate) fn may_be_flushed(&self, id_hash: i64) -> bool {
+        self.filter.read().unwrap_or_else(|e| e.into_inner()).may_contain(id_hash)
     }
 
     /// The rids of alerts above the flushed mark whose id hashes to `id_hash`.
     pub(crate) fn rids_for_id(&self, id_hash: i64) -> Vec<i64> {
-        self.read().ids.get(&id_hash).cloned().unwrap_or_default()
+        self.read().ids.get(&id_hash).map(Rids::to_vec).unwrap_or_default()
     }
 
     /// The rids of alerts above the flushed mark that had `key_hash` when written.
     pub(crate) fn rids_for_key(&self, key_hash: i64) -> Vec<i64> {
-        self.read().keys.get(&key_hash).cloned().unwrap_or_default()
+        self.read().keys.get(&key_hash).map(Rids::to_vec).unwrap_or_default()
     }
 
     pub(crate) fn upto(&self) -> i64 {
@@ -140,16 +202,24 @@ impl Deferred {
             insert_key.execute(params![hash, rid]).map_err(backend)?;
         }
         tx.execute("UPDATE index_state SET value = ?1 WHERE name = 'deferred_upto'", [last]).map_err(backend)?;
+        // The filter learns the ids now, before the commit: saying "maybe" early costs a probe,
+        // saying "no" wrongly would lose a re-sent alert.
+        let mut filter = self.filter.write().unwrap_or_else(|e| e.into_inner());
+        if filter.count + ids.len() > filter.capacity() {
+            *filter = IdFilter::of_table(tx)?;
+        } else {
+            for (hash, _) in &ids {
+                filter.insert(*hash);
+            }
+        }
         Ok((last, ids.len()))
     }
 
     /// The flush up to `upto` committed: what it moved leaves the maps.
     pub(crate) fn flushed(&self, upto: i64, alerts: usize) {
         let mut pending = self.pending.write().unwrap_or_else(|e| e.into_inner());
-        pending.ids.values_mut().for_each(|rids| rids.retain(|r| *r > upto));
-        pending.ids.retain(|_, rids| !rids.is_empty());
-        pending.keys.values_mut().for_each(|rids| rids.retain(|r| *r > upto));
-        pending.keys.retain(|_, rids| !rids.is_empty());
+        pending.ids.retain(|_, rids| rids.keep_above(upto));
+        pending.keys.retain(|_, rids| rids.keep_above(upto));
         pending.alerts = pending.alerts.saturating_sub(alerts);
         pending.flushed += alerts;
         pending.upto = pending.upto.max(upto);
@@ -162,15 +232,63 @@ impl Deferred {
 
 impl Pending {
     fn add(&mut self, rid: i64, id_hash: i64, keys: &[i64]) {
-        let rids = self.ids.entry(id_hash).or_default();
-        if !rids.contains(&rid) {
-            rids.push(rid);
+        if self.ids.entry(id_hash).or_default().insert(rid) {
             self.alerts += 1;
         }
         for key in keys {
-            let rids = self.keys.entry(*key).or_default();
-            if rids.last() != Some(&rid) && !rids.contains(&rid) {
-                rids.push(rid);
+            self.keys.entry(*key).or_default().insert(rid);
+        }
+    }
+}
+
+/// The rids under one hash, ascending and distinct: nearly always one for an id, possibly many
+/// thousands for a busy device's key.
+#[derive(Debug, Clone, Default)]
+enum Rids {
+    #[default]
+    None,
+    One(i64),
+    Many(Vec<i64>),
+}
+
+impl Rids {
+    /// Adds a rid; false when it was there already. New alerts come in ascending order, so this is
+    /// a comparison with the last one, not a search.
+    fn insert(&mut self, rid: i64) -> bool {
+        match self {
+            Self::None => *self = Self::One(rid),
+            Self::One(r) if *r == rid => return false,
+            Self::One(r) => {
+                let (a, b) = if *r < rid { (*r, rid) } else { (rid, *r) };
+                *self = Self::Many(vec![a, b]);
+            }
+            Self::Many(rids) => match rids.last() {
+                Some(last) if *last < rid => rids.push(rid),
+                _ => match rids.binary_search(&rid) {
+                    Ok(_) => return false,
+                    Err(at) => rids.insert(at, rid),
+                },
+            },
+        }
+        true
+    }
+
+    fn to_vec(&self) -> Vec<i64> {
+        match self {
+            Self::None => Vec::new(),
+            Self::One(r) => vec![*r],
+            Self::Many(rids) => rids.clone(),
+        }
+    }
+
+    /// Drops the rids up to `upto`; false when none is left.
+    fn keep_above(&mut self, upto: i64) -> bool {
+        match self {
+            Self::None => false,
+            Self::One(r) => *r > upto,
+            Self::Many(rids) => {
+                rids.retain(|r| *r > upto);
+                !rids.is_empty()
             }
         }
     }

@@ -23,17 +23,17 @@ fn limit(page: &PageRequest) -> i64 {
 /// One group commit of any number of batches, on the writer thread.
 fn write_batches(state: &mut WriterState, batches: Vec<EncodedBatch>) -> StoreResult<()> {
     // A new body dictionary is stored before the transaction that first uses it.
-    state.encoder.train_if_ready(&state.conn, SystemClock.now().micros(), false)?;
+    state.shared.codec.maintain(&state.conn, SystemClock.now().micros(), false)?;
     let flush = state.shared.deferred.wants_flush();
-    let WriterState { conn, encoder, shared } = state;
+    let WriterState { conn, shared } = state;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
     let mut additions = Additions::default();
     for batch in batches {
-        incidents::write(&tx, encoder, batch.incidents)?;
+        incidents::write(&tx, shared, batch.incidents)?;
         for (from, into) in &batch.relinks {
             alerts::relink(&tx, from.get(), into.get())?;
         }
-        additions.alerts.extend(alerts::write(&tx, shared, encoder, batch.alerts)?.alerts);
+        additions.alerts.extend(alerts::write(&tx, shared, batch.alerts)?.alerts);
         history::append(&tx, &batch.history)?;
     }
     let flushed = if flush { Some(shared.deferred.flush(&tx)?) } else { None };

@@ -4,11 +4,10 @@ use std::collections::HashMap;
 
 use muster_core::incident::{Incident, IncidentMeta};
 use muster_core::store::columns::{incident_from_row, IncidentColumns};
-use muster_core::store::{StoreError, StoreResult};
+use muster_core::store::{BodyKind, PackedBody, StoreError, StoreResult};
 use muster_core::IncidentId;
 use rusqlite::{params, Connection, Row};
 
-use crate::codec::{BodyKind, Encoder};
 use crate::{backend, optional, Shared};
 
 pub(crate) const COLUMNS: &str = "id, version, name_locked, severity_locked, codec, body";
@@ -23,7 +22,7 @@ pub(crate) fn from_row(conn: &Connection, shared: &Shared, row: &Row<'_>) -> Sto
     };
     let codec: i64 = row.get(4).map_err(backend)?;
     let body: Vec<u8> = row.get(5).map_err(backend)?;
-    incident_from_row(&shared.decoders.decode(conn, codec, &body)?, meta)
+    incident_from_row(&shared.codec.decode(conn, codec, &body)?, meta)
 }
 
 /// A hash of an incident's facet rows: they are rewritten only when it changes.
@@ -40,7 +39,7 @@ fn facets_hash(facets: &[(&'static str, String)]) -> i64 {
 
 /// Upserts incidents after checking each builds on the stored version (a repeated incident on the
 /// copy before it), and rewrites the facets of those whose facets changed.
-pub(crate) fn write(tx: &Connection, encoder: &mut Encoder, incidents: Vec<IncidentColumns>) -> StoreResult<()> {
+pub(crate) fn write(tx: &Connection, shared: &Shared, incidents: Vec<IncidentColumns>) -> StoreResult<()> {
     // The version and facets each incident has now, counting earlier copies in this batch.
     let mut seen: HashMap<i64, (i64, i64)> = HashMap::new();
     let mut stored = tx.prepare_cached("SELECT version, facets_hash FROM incidents WHERE id = ?1").map_err(backend)?;
@@ -67,18 +66,21 @@ pub(crate) fn write(tx: &Connection, encoder: &mut Encoder, incidents: Vec<Incid
     let mut add = tx
         .prepare_cached("INSERT OR IGNORE INTO incident_facets (facet, value, incident_id) VALUES (?1, ?2, ?3)")
         .map_err(backend)?;
-    for c in incidents {
+    for mut c in incidents {
         let (current, old_facets) = match seen.get(&c.id) {
             Some(known) => *known,
             None => optional(stored.query_row([c.id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))))?
                 .unwrap_or((0, 0)),
         };
-        if current != c.version - 1 {
+        if current != c.builds_on {
             let id = IncidentId::new(c.id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             return Err(StoreError::VersionMismatch { id, current });
         }
         let facets = facets_hash(&c.facets);
-        let (codec, body) = encoder.encode(BodyKind::Incident, c.body)?;
+        let PackedBody { codec, bytes: body } = match c.packed.take() {
+            Some(packed) => packed,
+            None => shared.codec.encode(BodyKind::Incident, c.body.as_bytes())?,
+        };
         upsert
             .execute(params![
                 c.id,

@@ -19,10 +19,10 @@ mod writer;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use muster_core::store::{Store, StoreError, StoreResult};
+use muster_core::store::{BodyCodec, BodyKind, PackedBody, Store, StoreError, StoreResult};
 use rusqlite::Connection;
 
-use crate::codec::{Decoders, Encoder};
+use crate::codec::Codec;
 use crate::deferred::Deferred;
 use crate::writer::{Writer, WriterState};
 
@@ -30,9 +30,19 @@ use crate::writer::{Writer, WriterState};
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) deferred: Deferred,
-    pub(crate) decoders: Decoders,
+    pub(crate) codec: Arc<Codec>,
     /// Set by [`SqliteStore::close`]: nothing is read or written after.
     closed: std::sync::atomic::AtomicBool,
+}
+
+/// The codec as callers see it: they compress, the writer stores.
+#[derive(Debug)]
+struct Packer(Arc<Codec>);
+
+impl BodyCodec for Packer {
+    fn pack(&self, kind: BodyKind, json: &str) -> StoreResult<PackedBody> {
+        self.0.encode(kind, json.as_bytes())
+    }
 }
 
 type ReaderPool = r2d2::Pool<r2d2_sqlite::SqliteConnectionManager>;
@@ -52,15 +62,14 @@ impl SqliteStore {
     pub async fn open(url: &str) -> StoreResult<Self> {
         let path = connection::path_of(url)?;
         let opening = path.clone();
-        let (conn, shared, encoder) = tokio::task::spawn_blocking(move || -> StoreResult<_> {
+        let (conn, shared) = tokio::task::spawn_blocking(move || -> StoreResult<_> {
             let conn = connection::open_writer(&opening)?;
             let shared = Arc::new(Shared {
                 deferred: Deferred::load(&conn)?,
-                decoders: Decoders::default(),
+                codec: Arc::new(Codec::load(&conn)?),
                 closed: Default::default(),
             });
-            let encoder = Encoder::load(&conn)?;
-            Ok((conn, shared, encoder))
+            Ok((conn, shared))
         })
         .await
         .map_err(|e| StoreError::Backend(format!("opening the database failed: {e}")))??;
@@ -69,7 +78,7 @@ impl SqliteStore {
             .min_idle(Some(1))
             .build(connection::reader_manager(&path))
             .map_err(|e| StoreError::Backend(format!("cannot open readers on {}: {e}", path.display())))?;
-        let writer = Writer::spawn(WriterState { conn, encoder, shared: shared.clone() })?;
+        let writer = Writer::spawn(WriterState { conn, shared: shared.clone() })?;
         Ok(Self { writer, readers, shared, path: Arc::new(path) })
     }
 
@@ -118,6 +127,10 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn body_codec(&self) -> Option<Arc<dyn BodyCodec>> {
+        Some(Arc::new(Packer(self.shared.codec.clone())))
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -9,13 +9,11 @@ use std::thread::JoinHandle;
 use muster_core::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 
-use crate::codec::Encoder;
 use crate::Shared;
 
 /// What a job gets to work with.
 pub(crate) struct WriterState {
     pub(crate) conn: Connection,
-    pub(crate) encoder: Encoder,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -81,6 +79,6 @@ impl Writer {
 
 impl std::fmt::Debug for WriterState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriterState").field("encoder", &self.encoder).finish_non_exhaustive()
+        f.debug_struct("WriterState").field("shared", &self.shared).finish_non_exhaustive()
     }
 }

@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use rustc_hash::FxHashMap;
+
 use super::config::CorrelationConfig;
 use super::noise::{NoiseTracker, PairVerdict};
 use crate::entity::EntityKind;
@@ -34,10 +36,6 @@ impl LinkKey {
             EntityKind::Device | EntityKind::User | EntityKind::Mailbox => CorrelationReasons::SAME_ASSET,
             _ => CorrelationReasons::SHARED_INDICATORS,
         }
-    }
-
-    fn text(&self) -> String {
-        format!("{}:{}", self.kind.as_str(), self.value)
     }
 }
 
@@ -132,43 +130,51 @@ struct Sighting {
 }
 
 /// How often the engine forgets what fell out of its memory.
-const PRUNE_EVERY: usize = 10_000;
+const PRUNE_EVERY: usize = 50_000;
 
 /// The correlation engine. Its state is the window's worth of keys and the noise history.
 #[derive(Debug)]
 pub struct Engine {
     config: CorrelationConfig,
-    excluded: HashSet<String>,
+    /// Keys that never link, as kind and lower-cased value.
+    excluded: Vec<(EntityKind, String)>,
     next_id: i64,
     /// The latest activity time seen, in seconds: "now" for the engine's memory.
     high_water: i64,
-    keys: HashMap<LinkKey, Vec<Sighting>>,
+    keys: FxHashMap<LinkKey, Vec<Sighting>>,
     noise: NoiseTracker,
-    /// The open incident of each recurring (detector, key) pair, and when it last grew.
-    recurring: HashMap<String, (IncidentId, i64)>,
+    /// The open incident of each recurring (detector, key) pair (by [`pair_hash`]), and when it
+    /// last grew.
+    recurring: FxHashMap<u64, (IncidentId, i64)>,
     incidents: HashMap<IncidentId, IncidentFacts>,
     redirects: HashMap<IncidentId, IncidentId>,
     /// The distinct devices, users and mailboxes each key was seen with (hashed), and when:
     /// a key seen alongside too many of them is prevalent (a proxy, a domain controller).
-    companions: HashMap<LinkKey, HashMap<u64, i64>>,
+    companions: FxHashMap<LinkKey, FxHashMap<u64, i64>>,
     since_prune: usize,
 }
 
 impl Engine {
     /// An engine that numbers new incidents after `max_incident_id`.
     pub fn new(config: CorrelationConfig, max_incident_id: i64) -> Self {
-        let excluded = config.exclusions.iter().map(|e| e.trim().to_lowercase()).collect();
+        // `check` made sure each is kind:value.
+        let excluded = config
+            .exclusions
+            .iter()
+            .filter_map(|e| e.trim().split_once(':'))
+            .filter_map(|(kind, value)| Some((kind.parse::<EntityKind>().ok()?, value.trim().to_lowercase())))
+            .collect();
         Self {
             config,
             excluded,
             next_id: max_incident_id + 1,
             high_water: i64::MIN,
-            keys: HashMap::new(),
+            keys: FxHashMap::default(),
             noise: NoiseTracker::default(),
-            recurring: HashMap::new(),
+            recurring: FxHashMap::default(),
             incidents: HashMap::new(),
             redirects: HashMap::new(),
-            companions: HashMap::new(),
+            companions: FxHashMap::default(),
             since_prune: 0,
         }
     }
@@ -226,13 +232,13 @@ impl Engine {
         self.high_water = self.high_water.max(at);
         let keys = self.linking_keys(alert);
         let verdicts: Vec<PairVerdict> =
-            keys.iter().map(|key| self.noise.observe(&pair_name(&alert.detector, key), at, &self.config)).collect();
+            keys.iter().map(|key| self.noise.observe(pair_hash(&alert.detector, key), at, &self.config)).collect();
         self.accompany(&keys, at);
         let incident = self.resolve(placed.incident);
         let recurring = self.incidents.get(&incident).is_some_and(|f| f.recurring);
         if recurring {
             if let Some(key) = keys.get(recurring_pair(&verdicts).unwrap_or(0)) {
-                self.remember_recurring(pair_name(&alert.detector, key), incident, at);
+                self.remember_recurring(pair_hash(&alert.detector, key), incident, at);
             }
         } else {
             for key in &keys {
@@ -243,7 +249,7 @@ impl Engine {
     }
 
     /// Decides the incident of each alert, in order.
-    pub fn process(&mut self, alerts: &[AlertFacts]) -> Step {
+    pub fn process<'a>(&mut self, alerts: impl IntoIterator<Item = &'a AlertFacts>) -> Step {
         let mut step = Step::default();
         for alert in alerts {
             let decision = self.place(alert, &mut step.merges);
@@ -256,8 +262,14 @@ impl Engine {
         step
     }
 
-    fn linking_keys(&self, alert: &AlertFacts) -> Vec<LinkKey> {
-        alert.keys.iter().filter(|k| !self.excluded.contains(&k.text())).cloned().collect()
+    fn linking_keys<'a>(&self, alert: &'a AlertFacts) -> Vec<&'a LinkKey> {
+        alert
+            .keys
+            .iter()
+            .filter(|k| {
+                !self.excluded.iter().any(|(kind, value)| *kind == k.kind && value.eq_ignore_ascii_case(&k.value))
+            })
+            .collect()
     }
 
     fn place(&mut self, alert: &AlertFacts, merges: &mut Vec<Merge>) -> Decision {
@@ -290,21 +302,21 @@ impl Engine {
         self.accompany(&keys, at);
         let mut verdicts = Vec::with_capacity(keys.len());
         for key in &keys {
-            verdicts.push(self.noise.observe(&pair_name(&alert.detector, key), at, &self.config));
+            verdicts.push(self.noise.observe(pair_hash(&alert.detector, key), at, &self.config));
         }
         if verdicts.iter().all(|v| *v == PairVerdict::Recurring) {
-            return self.place_recurring(alert, &keys[0], at);
+            return self.place_recurring(alert, keys[0], at);
         }
         // A key this detector fires on steadily says nothing about an attack: the alert links only
         // through the keys it is new (or bursting) with. A background alert whose new keys link
         // nowhere (a scanner's fresh address against a server that logs such failures all day)
         // stays with its recurring pair rather than opening an incident of its own.
-        let fresh: Vec<LinkKey> =
-            keys.iter().zip(&verdicts).filter(|(_, v)| **v != PairVerdict::Recurring).map(|(k, _)| k.clone()).collect();
+        let fresh: Vec<&LinkKey> =
+            keys.iter().zip(&verdicts).filter(|(_, v)| **v != PairVerdict::Recurring).map(|(k, _)| *k).collect();
         let candidates = self.candidates(&fresh, at);
         if candidates.is_empty() && !verdicts.contains(&PairVerdict::Burst) {
             if let Some(i) = recurring_pair(&verdicts) {
-                return self.place_recurring(alert, &keys[i], at);
+                return self.place_recurring(alert, keys[i], at);
             }
         }
         let Some((&survivor, _)) = candidates.iter().next() else {
@@ -340,7 +352,7 @@ impl Engine {
     }
 
     fn place_recurring(&mut self, alert: &AlertFacts, first_key: &LinkKey, at: i64) -> Decision {
-        let pair = pair_name(&alert.detector, first_key);
+        let pair = pair_hash(&alert.detector, first_key);
         let reasons = CorrelationReasons::REPEATED_ALERT_OCCURRENCE;
         let open = self.recurring.get(&pair).copied().and_then(|(incident, last)| {
             let incident = self.resolve(incident);
@@ -361,7 +373,7 @@ impl Engine {
         self.decision(alert, incident, created, reasons, true)
     }
 
-    fn remember_recurring(&mut self, pair: String, incident: IncidentId, at: i64) {
+    fn remember_recurring(&mut self, pair: u64, incident: IncidentId, at: i64) {
         let entry = self.recurring.entry(pair).or_insert((incident, at));
         if entry.0 == incident {
             entry.1 = entry.1.max(at);
@@ -372,10 +384,10 @@ impl Engine {
 
     /// Open, non-recurring incidents that saw one of the keys within its window, oldest first,
     /// with the reasons that link them. Prevalent keys are skipped.
-    fn candidates(&self, keys: &[LinkKey], at: i64) -> BTreeMap<IncidentId, CorrelationReasons> {
+    fn candidates(&self, keys: &[&LinkKey], at: i64) -> BTreeMap<IncidentId, CorrelationReasons> {
         let mut out: BTreeMap<IncidentId, CorrelationReasons> = BTreeMap::new();
         for key in keys {
-            let Some(sightings) = self.keys.get(key) else { continue };
+            let Some(sightings) = self.keys.get(*key) else { continue };
             let window = if key.is_busy() { self.config.busy_window_secs } else { self.config.window_secs };
             let live: BTreeSet<IncidentId> = sightings
                 .iter()
@@ -397,22 +409,25 @@ impl Engine {
     }
 
     /// Records which assets each key was seen with.
-    fn accompany(&mut self, keys: &[LinkKey], at: i64) {
+    fn accompany(&mut self, keys: &[&LinkKey], at: i64) {
         let limit = self.config.prevalence_limit;
         let assets: Vec<(u64, &LinkKey)> = keys
             .iter()
             .filter(|k| matches!(k.kind, EntityKind::Device | EntityKind::User | EntityKind::Mailbox))
-            .map(|k| (hash_key(k), k))
+            .map(|k| (hash_key(k), *k))
             .collect();
         for key in keys {
             for (hash, asset) in &assets {
-                if *asset == key {
+                if asset == key {
                     continue;
                 }
                 if !counts_as_companion(key, asset) {
                     continue;
                 }
-                let seen = self.companions.entry(key.clone()).or_default();
+                if !self.companions.contains_key(*key) {
+                    self.companions.insert((*key).clone(), FxHashMap::default());
+                }
+                let Some(seen) = self.companions.get_mut(*key) else { continue };
                 // Past the limit the key is prevalent; more names change nothing.
                 if seen.len() <= limit || seen.contains_key(hash) {
                     let last = seen.entry(*hash).or_insert(at);
@@ -460,7 +475,10 @@ impl Engine {
     }
 
     fn sight(&mut self, key: &LinkKey, incident: IncidentId, at: i64) {
-        let sightings = self.keys.entry(key.clone()).or_default();
+        if !self.keys.contains_key(key) {
+            self.keys.insert(key.clone(), Vec::new());
+        }
+        let Some(sightings) = self.keys.get_mut(key) else { return };
         match sightings.iter_mut().find(|s| s.incident == incident) {
             Some(s) => {
                 s.first = s.first.min(at);
@@ -530,6 +548,14 @@ fn hash_key(key: &LinkKey) -> u64 {
     hasher.finish()
 }
 
-fn pair_name(detector: &str, key: &LinkKey) -> String {
-    format!("{detector}\u{1f}{}\u{1f}{}", key.kind.as_str(), key.value)
+/// A (detector, key) pair, hashed: the noise history and recurring incidents are kept per pair, and
+/// a 64-bit hash keeps that memory small and allocation-free.
+fn pair_hash(detector: &str, key: &LinkKey) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(detector.as_bytes());
+    hasher.update(&[0x1f]);
+    hasher.update(key.kind.as_str().as_bytes());
+    hasher.update(&[0x1f]);
+    hasher.update(key.value.as_bytes());
+    hasher.digest()
 }

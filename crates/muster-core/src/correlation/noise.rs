@@ -1,7 +1,9 @@
 //! Recurring noise: the rate history of each (detector, entity) pair. A pair that was already seen
 //! well before now is background, unless it is bursting far above its own busiest earlier bucket.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use super::config::CorrelationConfig;
 
@@ -20,28 +22,39 @@ pub enum PairVerdict {
 struct PairHistory {
     /// Alerts per bucket.
     buckets: BTreeMap<i64, u64>,
+    /// What the buckets before `.0` say (seen early enough to be background; the busiest count),
+    /// kept until one of them changes: alerts mostly arrive in order, so most land in the bucket
+    /// the summary was made for, and the lookback is not scanned again for each.
+    before: Option<(i64, bool, u64)>,
 }
 
 /// The rate histories, bucketed by activity time.
 #[derive(Debug, Default, Clone)]
 pub struct NoiseTracker {
-    pairs: HashMap<String, PairHistory>,
+    /// By a hash of the pair (the caller's).
+    pairs: FxHashMap<u64, PairHistory>,
 }
 
 impl NoiseTracker {
     /// Judges one more alert of `pair` at `at_secs` (before counting it), then counts it.
-    pub fn observe(&mut self, pair: &str, at_secs: i64, config: &CorrelationConfig) -> PairVerdict {
+    pub fn observe(&mut self, pair: u64, at_secs: i64, config: &CorrelationConfig) -> PairVerdict {
         let bucket = at_secs.div_euclid(config.noise_bucket_secs);
         let lookback = config.noise_lookback_secs / config.noise_bucket_secs;
         let min_age = config.noise_min_age_secs.div_euclid(config.noise_bucket_secs);
-        let history = self.pairs.entry(pair.to_owned()).or_default();
-        let earlier = history.buckets.range(bucket - lookback..bucket);
-        let mut recurring = false;
-        let mut busiest = 0;
-        for (b, count) in earlier {
-            recurring |= *b <= bucket - min_age.max(1);
-            busiest = busiest.max(*count);
-        }
+        let history = self.pairs.entry(pair).or_default();
+        let (recurring, busiest) = match history.before {
+            Some((b, recurring, busiest)) if b == bucket => (recurring, busiest),
+            _ => {
+                let mut recurring = false;
+                let mut busiest = 0;
+                for (b, count) in history.buckets.range(bucket - lookback..bucket) {
+                    recurring |= *b <= bucket - min_age.max(1);
+                    busiest = busiest.max(*count);
+                }
+                history.before = Some((bucket, recurring, busiest));
+                (recurring, busiest)
+            }
+        };
         let current = history.buckets.entry(bucket).or_insert(0);
         *current += 1;
         if !recurring {
@@ -61,6 +74,8 @@ impl NoiseTracker {
         let oldest = (high_water_secs - config.noise_lookback_secs).div_euclid(config.noise_bucket_secs);
         self.pairs.retain(|_, history| {
             history.buckets = history.buckets.split_off(&oldest);
+            // Made again from what is left, exactly as it would be had it not been kept.
+            history.before = None;
             !history.buckets.is_empty()
         });
     }
@@ -81,7 +96,7 @@ mod tests {
         let config = CorrelationConfig::default();
         let mut t = NoiseTracker::default();
         for n in 0..(5 * 6) {
-            assert_eq!(t.observe("d|host", n * 600, &config), PairVerdict::Novel, "alert {n}");
+            assert_eq!(t.observe(1, n * 600, &config), PairVerdict::Novel, "alert {n}");
         }
     }
 
@@ -89,7 +104,7 @@ mod tests {
     fn a_new_pair_firing_above_the_margin_is_a_burst() {
         let config = CorrelationConfig::default();
         let mut t = NoiseTracker::default();
-        let verdicts: Vec<_> = (0..30).map(|n| t.observe("sshd|203.0.113.9", n * 5, &config)).collect();
+        let verdicts: Vec<_> = (0..30).map(|n| t.observe(2, n * 5, &config)).collect();
         let margin = config.burst_margin as usize;
         assert!(verdicts[..margin].iter().all(|v| *v == PairVerdict::Novel), "{verdicts:?}");
         assert!(verdicts[margin..].iter().all(|v| *v == PairVerdict::Burst), "{verdicts:?}");
@@ -101,11 +116,11 @@ mod tests {
         let mut t = NoiseTracker::default();
         // Every 10 minutes for a day.
         for n in 0..(24 * 6) {
-            t.observe("av|srv", n * 600, &config);
+            t.observe(3, n * 600, &config);
         }
-        assert_eq!(t.observe("av|srv", 24 * HOUR + 10, &config), PairVerdict::Recurring);
+        assert_eq!(t.observe(3, 24 * HOUR + 10, &config), PairVerdict::Recurring);
         // A hundred more in the same hour: far above its usual six.
-        let verdicts: Vec<_> = (0..100).map(|n| t.observe("av|srv", 24 * HOUR + 20 + n, &config)).collect();
+        let verdicts: Vec<_> = (0..100).map(|n| t.observe(3, 24 * HOUR + 20 + n, &config)).collect();
         assert_eq!(verdicts.last(), Some(&PairVerdict::Burst));
         assert!(verdicts.iter().take(30).all(|v| *v == PairVerdict::Recurring), "{verdicts:?}");
     }
@@ -114,9 +129,9 @@ mod tests {
     fn old_history_is_forgotten() {
         let config = CorrelationConfig::default();
         let mut t = NoiseTracker::default();
-        t.observe("x", 0, &config);
+        t.observe(4, 0, &config);
         t.prune(config.noise_lookback_secs + 2 * HOUR, &config);
         assert!(t.is_empty());
-        assert_eq!(t.observe("x", config.noise_lookback_secs + 2 * HOUR, &config), PairVerdict::Novel);
+        assert_eq!(t.observe(4, config.noise_lookback_secs + 2 * HOUR, &config), PairVerdict::Novel);
     }
 }

@@ -8,13 +8,16 @@ use crate::entity::{entity_keys, EntityKey};
 use crate::enums::GraphEnum;
 use crate::ids::IncidentId;
 use crate::incident::{Incident, IncidentMeta};
-use crate::store::{StoreError, StoredAlert};
+use crate::store::{BodyCodec, BodyKind, PackedBody, StoreError, StoredAlert};
 
 /// The indexed columns of an incident row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncidentColumns {
     pub id: i64,
     pub version: i64,
+    /// The stored version this row replaces (0 for a new incident): normally `version - 1`, less
+    /// when a writer skipped versions that never reached storage.
+    pub builds_on: i64,
     pub status: &'static str,
     pub severity_rank: i64,
     pub display_name: String,
@@ -34,6 +37,9 @@ pub struct IncidentColumns {
     pub severity_locked: bool,
     /// The Graph JSON without comments and expanded alerts (those live in their own tables).
     pub body: String,
+    /// `body` compressed by the backend's codec, when the encoder did that already (`body` is then
+    /// empty).
+    pub packed: Option<PackedBody>,
     /// (facet, value) pairs for the multi-valued filters.
     pub facets: Vec<(&'static str, String)>,
 }
@@ -73,6 +79,7 @@ impl IncidentColumns {
         Ok(Self {
             id: incident.id.get(),
             version: incident.meta.version,
+            builds_on: incident.meta.version - 1,
             status: incident.status.as_str(),
             severity_rank: incident.severity.rank(),
             display_name: incident.display_name.clone().unwrap_or_default(),
@@ -91,8 +98,16 @@ impl IncidentColumns {
             name_locked: incident.meta.name_locked,
             severity_locked: incident.meta.severity_locked,
             body,
+            packed: None,
             facets,
         })
+    }
+
+    /// Compresses the body with the backend's codec, here rather than on its writer.
+    pub fn pack(&mut self, codec: &dyn BodyCodec) -> Result<(), StoreError> {
+        self.packed = Some(codec.pack(BodyKind::Incident, &self.body)?);
+        self.body = String::new();
+        Ok(())
     }
 }
 
@@ -131,6 +146,11 @@ pub struct AlertColumns {
     pub pinned: bool,
     /// The Graph JSON without its incident and comments (those live in their own columns and table).
     pub body: String,
+    /// `body` compressed by the backend's codec, when the encoder did that already (`body` is then
+    /// empty).
+    pub packed: Option<PackedBody>,
+    /// The writer knows the alert is not stored yet (it looked), so storage need not look again.
+    pub new: bool,
     pub keys: Vec<EntityKey>,
     /// [`crate::ids::alert_id_hash`] of the id.
     pub id_hash: i64,
@@ -184,10 +204,21 @@ impl AlertColumns {
             activity_at: alert.activity_time().map(|t| t.micros()).unwrap_or(created),
             pinned,
             body,
+            packed: None,
+            new: false,
             id_hash: crate::ids::alert_id_hash(&alert.id),
             key_hashes: keys.iter().map(EntityKey::hash).collect(),
             keys,
         })
+    }
+}
+
+impl AlertColumns {
+    /// Compresses the body with the backend's codec, here rather than on its writer.
+    pub fn pack(&mut self, codec: &dyn BodyCodec) -> Result<(), StoreError> {
+        self.packed = Some(codec.pack(BodyKind::Alert, &self.body)?);
+        self.body = String::new();
+        Ok(())
     }
 }
 

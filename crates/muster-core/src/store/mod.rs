@@ -90,6 +90,26 @@ impl WriteBatch {
     }
 }
 
+/// Which resource a stored body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BodyKind {
+    Alert,
+    Incident,
+}
+
+/// A body as a backend stores it: the codec that reads it back, and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedBody {
+    pub codec: i64,
+    pub bytes: Vec<u8>,
+}
+
+/// How a backend wants bodies compressed. Whoever encodes many rows at once (ingest) compresses
+/// them on its own threads with this, so the backend's writer only stores them.
+pub trait BodyCodec: Send + Sync + std::fmt::Debug {
+    fn pack(&self, kind: BodyKind, json: &str) -> StoreResult<PackedBody>;
+}
+
 /// A [`WriteBatch`] with its rows encoded: what a backend writes, in one transaction. Incidents
 /// keep every copy (each must build on the one before); alerts are distinct.
 #[derive(Debug, Clone, Default)]
@@ -216,6 +236,10 @@ pub trait SessionStore: Send + Sync {
 pub trait Store: IncidentStore + AccessStore + SessionStore + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+    /// The backend's body compression, when it has one.
+    fn body_codec(&self) -> Option<std::sync::Arc<dyn BodyCodec>> {
+        None
+    }
     /// A cheap round trip, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
 }

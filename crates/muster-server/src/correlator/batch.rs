@@ -7,15 +7,16 @@ use muster_core::correlation::Step;
 use muster_core::enums::{CorrelationReasons, IncidentStatus};
 use muster_core::history::{Actor, HistoryKind, NewHistoryEntry};
 use muster_core::incident::Incident;
-use muster_core::store::columns::{AlertColumns, IncidentColumns};
-use muster_core::store::{EncodedBatch, Store, StoreError};
+use muster_core::store::columns::AlertColumns;
+use muster_core::store::{BodyCodec, Store, StoreError};
 use muster_core::{IncidentId, Timestamp};
 use serde_json::json;
 
+use super::committer::Batch;
 use super::{facts_of, Incoming, State, RECURRING_TAG, REDIRECTED_TAG};
 
 /// History lists at most this many alert ids per entry; the count is always exact.
-const LISTED_ALERTS: usize = 20;
+const LISTED_ALERTS: usize = 5;
 
 /// Makes sure every incident in `ids` is in the cache (new ones are created, the rest read from
 /// storage when missing).
@@ -51,12 +52,13 @@ async fn load(
 /// Builds batch `number` from the engine's `step` over `alerts`, with its rows encoded for storage.
 pub(super) async fn build(
     store: &dyn Store,
+    codec: Option<&dyn BodyCodec>,
     state: &mut State,
     step: &Step,
-    alerts: Vec<Incoming>,
+    alerts: Vec<Box<Incoming>>,
     now: Timestamp,
     number: u64,
-) -> Result<EncodedBatch, StoreError> {
+) -> Result<Batch, StoreError> {
     let created: BTreeSet<IncidentId> = step.decisions.iter().filter(|d| d.created).map(|d| d.incident).collect();
     let mut touched: BTreeSet<IncidentId> = step.decisions.iter().map(|d| state.engine.resolve(d.incident)).collect();
     for merge in &step.merges {
@@ -108,7 +110,7 @@ pub(super) async fn build(
     let mut added: BTreeMap<IncidentId, (usize, Vec<String>, CorrelationReasons)> = BTreeMap::new();
     let mut out_alerts = Vec::with_capacity(alerts.len());
     for (incoming, decision) in alerts.into_iter().zip(&step.decisions) {
-        let Incoming { mut alert, stored: previous, mut row, .. } = incoming;
+        let Incoming { mut alert, stored: previous, mut row, .. } = *incoming;
         let target = state.engine.resolve(decision.incident);
         let as_sent = alert.assigned_to.clone();
         if let Some(before) = &previous {
@@ -145,9 +147,13 @@ pub(super) async fn build(
             // Placing it changed the alert itself: its body is written again.
             let keys = std::mem::take(&mut row.keys);
             row = AlertColumns::for_alert(&alert, target, pinned, keys)?;
+            if let Some(codec) = codec {
+                row.pack(codec)?;
+            }
         }
         row.incident_id = target.get();
         row.pinned = pinned;
+        row.new = previous.is_none();
         out_alerts.push(row);
     }
 
@@ -170,8 +176,8 @@ pub(super) async fn build(
         incident.last_update_date_time = now;
         incident.meta.version += 1;
         state.engine.incident_changed(*id, facts_of(incident));
-        incidents.push(IncidentColumns::of(incident)?);
         state.incidents.touch(*id, number);
+        incidents.extend(state.incidents.shared(*id));
     }
-    Ok(EncodedBatch { incidents, alerts: out_alerts, history, relinks })
+    Ok(Batch { incidents, alerts: out_alerts, history, relinks })
 }

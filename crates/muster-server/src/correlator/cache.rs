@@ -3,14 +3,16 @@
 //! batch can overlap the commit of this one.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use muster_core::incident::Incident;
 use muster_core::IncidentId;
 
-/// An incident and the batch that last changed it.
+/// An incident and the batch that last changed it. Shared with the batches that carry it to
+/// storage: changing it again clones it only while one of those still holds it.
 #[derive(Debug)]
 struct Entry {
-    incident: Incident,
+    incident: Arc<Incident>,
     batch: u64,
 }
 
@@ -28,7 +30,12 @@ impl IncidentCache {
     }
 
     pub(crate) fn get_mut(&mut self, id: IncidentId) -> Option<&mut Incident> {
-        self.entries.get_mut(&id).map(|e| &mut e.incident)
+        self.entries.get_mut(&id).map(|e| Arc::make_mut(&mut e.incident))
+    }
+
+    /// A shared handle on the incident as it is now.
+    pub(crate) fn shared(&self, id: IncidentId) -> Option<Arc<Incident>> {
+        self.entries.get(&id).map(|e| e.incident.clone())
     }
 
     pub(crate) fn contains(&self, id: IncidentId) -> bool {
@@ -37,7 +44,7 @@ impl IncidentCache {
 
     /// Puts an incident (new, or read from storage) in.
     pub(crate) fn insert(&mut self, incident: Incident, batch: u64) {
-        self.entries.insert(incident.id, Entry { incident, batch });
+        self.entries.insert(incident.id, Entry { incident: Arc::new(incident), batch });
     }
 
     /// Marks an incident as changed by `batch`.

@@ -1,23 +1,31 @@
-//! The committer: writes the correlator's batches to storage one after the other, in the order
-//! they were correlated, and answers each batch's senders once it is committed.
+//! The committer: writes the correlator's batches to storage one transaction after the other, in
+//! the order they were correlated, and answers each batch's senders once it is committed.
 //!
 //! The correlator goes on with the next batch while this one commits, so a batch may build on one
-//! that is still being written. Should a write fail, every batch after it that was correlated in
-//! the same epoch fails too (they build on what was not stored), and the correlator is told to
-//! rebuild its memory from storage before it correlates again.
+//! that is still being written. Batches that queue up meanwhile are written together in one
+//! transaction, each busy incident once (its last version), and the committer encodes those
+//! incidents while the transaction before is being written. Should a write fail, every batch
+//! after it that was correlated in the same epoch fails too (they build on what was not stored),
+//! and the correlator is told to rebuild its memory from storage before it correlates again.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use muster_core::store::{EncodedBatch, Store, StoreError};
+use muster_core::history::NewHistoryEntry;
+use muster_core::incident::Incident;
+use muster_core::store::columns::{AlertColumns, IncidentColumns};
+use muster_core::store::{EncodedBatch, Store, StoreError, StoreResult};
+use muster_core::IncidentId;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use super::Accepted;
 
 /// What the correlator and the committer both watch.
 #[derive(Debug, Default)]
 pub(crate) struct Progress {
-    /// Every batch numbered up to this is committed.
+    /// Every batch numbered up to this is done with (committed, or failed and `broken` set).
     pub(crate) committed: AtomicU64,
     /// A write failed: the correlator's memory is ahead of storage.
     pub(crate) broken: AtomicBool,
@@ -30,73 +38,250 @@ pub(crate) struct Reply {
     pub(crate) to: oneshot::Sender<Result<Vec<Accepted>, StoreError>>,
 }
 
+/// A correlated batch: alert rows encoded by their senders, incidents as the correlator left them.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub(crate) incidents: Vec<Arc<Incident>>,
+    pub(crate) alerts: Vec<AlertColumns>,
+    pub(crate) history: Vec<NewHistoryEntry>,
+    pub(crate) relinks: Vec<(IncidentId, IncidentId)>,
+}
+
 #[derive(Debug)]
 pub(crate) enum Message {
     Commit {
         number: u64,
         epoch: u64,
-        batch: EncodedBatch,
+        batch: Batch,
         replies: Vec<Reply>,
     },
     /// Answered once every message sent before it is done.
     Barrier(oneshot::Sender<()>),
 }
 
-/// Batches waiting for the writer that are committed together, at most.
+/// Batches written in one transaction, at most.
 const MERGED_BATCHES: usize = 16;
 
+/// Batches gathered for one transaction, encoded.
+struct Transaction {
+    epoch: u64,
+    last: u64,
+    batches: Vec<EncodedBatch>,
+    replies: Vec<Reply>,
+}
+
+/// A transaction being written: who to answer once it is done.
+struct Writing {
+    epoch: u64,
+    last: u64,
+    replies: Vec<Reply>,
+    write: JoinHandle<StoreResult<()>>,
+}
+
 /// Starts the committer task; batches go in through the returned sender.
-pub(crate) fn spawn(store: Arc<dyn Store>, progress: Arc<Progress>) -> mpsc::Sender<Message> {
+pub(crate) fn spawn(
+    store: Arc<dyn Store>,
+    progress: Arc<Progress>,
+    codec: Option<Arc<dyn muster_core::store::BodyCodec>>,
+) -> mpsc::Sender<Message> {
     // While one transaction commits, the correlator may run this far ahead.
-    let (sender, mut queue) = mpsc::channel::<Message>(MERGED_BATCHES);
-    tokio::spawn(async move {
-        let mut poisoned: Option<u64> = None;
-        let mut held: Option<Message> = None;
-        while let Some(message) = match held.take() {
-            Some(message) => Some(message),
-            None => queue.recv().await,
-        } {
-            let (number, epoch, batch, replies) = match message {
-                Message::Barrier(done) => {
-                    let _ = done.send(());
+    let (sender, queue) = mpsc::channel::<Message>(MERGED_BATCHES);
+    tokio::spawn(Committer { store, progress, codec, queue, held: None, poisoned: None }.run());
+    sender
+}
+
+struct Committer {
+    store: Arc<dyn Store>,
+    progress: Arc<Progress>,
+    codec: Option<Arc<dyn muster_core::store::BodyCodec>>,
+    queue: mpsc::Receiver<Message>,
+    /// A message taken from the queue that belongs to the next round.
+    held: Option<Message>,
+    /// The epoch whose writes failed: later batches of it are refused.
+    poisoned: Option<u64>,
+}
+
+/// Commits gathered for the next transaction, all of one epoch, in order.
+#[derive(Default)]
+struct Gathered {
+    epoch: Option<u64>,
+    commits: Vec<(u64, Batch, Vec<Reply>)>,
+    /// A barrier met after them: answered once they are written.
+    barrier: Option<oneshot::Sender<()>>,
+}
+
+impl Committer {
+    /// Writes one transaction at a time; while it is written, gathers what comes in for the next.
+    async fn run(mut self) {
+        let mut writing: Option<Writing> = None;
+        let mut next = Gathered::default();
+        loop {
+            // Messages after a barrier, or of another epoch, wait until what is gathered is done.
+            let open = next.barrier.is_none() && self.held.is_none() && next.commits.len() < MERGED_BATCHES;
+            if let Some(current) = writing.as_mut() {
+                tokio::select! {
+                    outcome = &mut current.write => {
+                        if let Some(done) = writing.take() {
+                            self.finish(done, outcome);
+                        }
+                    }
+                    message = self.queue.recv(), if open => match message {
+                        Some(message) => self.take(message, &mut next),
+                        // The correlator is gone: finish what is being written, then stop.
+                        None => {
+                            if let Some(mut done) = writing.take() {
+                                let outcome = (&mut done.write).await;
+                                self.finish(done, outcome);
+                            }
+                            return;
+                        }
+                    },
+                }
+                continue;
+            }
+            if next.commits.is_empty() {
+                if let Some(barrier) = next.barrier.take() {
+                    let _ = barrier.send(());
                     continue;
                 }
-                Message::Commit { number, epoch, batch, replies } => (number, epoch, batch, replies),
-            };
-            // Batches that queued up while the last transaction committed go in one transaction
-            // together: when storage is the bottleneck, commits grow instead of the queue.
-            let (mut last, mut batches, mut all_replies) = (number, vec![batch], vec![replies]);
-            while batches.len() < MERGED_BATCHES {
-                match queue.try_recv() {
-                    Ok(Message::Commit { number, epoch: e, batch, replies }) if e == epoch => {
-                        last = number;
-                        batches.push(batch);
-                        all_replies.push(replies);
+                let message = match self.held.take() {
+                    Some(message) => message,
+                    None => match self.queue.recv().await {
+                        Some(message) => message,
+                        None => return,
+                    },
+                };
+                self.take(message, &mut next);
+                // Whatever else is queued already goes in the same transaction.
+                while next.barrier.is_none() && self.held.is_none() && next.commits.len() < MERGED_BATCHES {
+                    match self.queue.try_recv() {
+                        Ok(message) => self.take(message, &mut next),
+                        Err(_) => break,
                     }
-                    Ok(other) => {
-                        held = Some(other);
-                        break;
-                    }
-                    Err(_) => break,
                 }
+                continue;
             }
-            let outcome = if poisoned == Some(epoch) {
-                Err(StoreError::Backend("an earlier batch this one builds on was not stored".into()))
-            } else {
-                store.write_encoded(batches).await
+            let epoch = next.epoch.take().unwrap_or_default();
+            let commits = std::mem::take(&mut next.commits);
+            writing = match self.prepare(epoch, commits) {
+                Ok(transaction) => self.start(transaction),
+                Err((error, replies, last)) => {
+                    self.fail(error, replies, last);
+                    None
+                }
             };
-            if let Err(error) = &outcome {
-                if poisoned != Some(epoch) {
-                    tracing::warn!(%error, "a batch could not be stored; correlation memory will be rebuilt");
+        }
+    }
+
+    /// Files a message into what is gathered for the next transaction.
+    fn take(&mut self, message: Message, next: &mut Gathered) {
+        match message {
+            Message::Barrier(done) => next.barrier = Some(done),
+            Message::Commit { number, epoch, batch, replies } => {
+                if next.epoch.is_some_and(|current| current != epoch) {
+                    self.held = Some(Message::Commit { number, epoch, batch, replies });
+                    return;
                 }
-                poisoned = Some(epoch);
-                progress.broken.store(true, Ordering::Release);
-            }
-            progress.committed.store(last, Ordering::Release);
-            for reply in all_replies.into_iter().flatten() {
-                let _ = reply.to.send(outcome.clone().map(|()| reply.accepted));
+                next.epoch = Some(epoch);
+                next.commits.push((number, batch, replies));
             }
         }
-    });
-    sender
+    }
+
+    /// Encodes gathered commits for one transaction: each incident only in the last batch that
+    /// changed it, building on the version the first one found.
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        &self,
+        epoch: u64,
+        commits: Vec<(u64, Batch, Vec<Reply>)>,
+    ) -> Result<Transaction, (StoreError, Vec<Reply>, u64)> {
+        let last = commits.last().map_or(0, |c| c.0);
+        let mut latest: HashMap<IncidentId, usize> = HashMap::new();
+        let mut base: HashMap<IncidentId, i64> = HashMap::new();
+        for (i, (_, batch, _)) in commits.iter().enumerate() {
+            for incident in &batch.incidents {
+                latest.insert(incident.id, i);
+                base.entry(incident.id).or_insert(incident.meta.version - 1);
+            }
+        }
+        let mut batches = Vec::with_capacity(commits.len());
+        let mut replies = Vec::new();
+        let mut failure = None;
+        for (i, (_, batch, commit_replies)) in commits.into_iter().enumerate() {
+            replies.extend(commit_replies);
+            if failure.is_some() {
+                continue;
+            }
+            let mut incidents = Vec::new();
+            for incident in batch.incidents.iter().filter(|inc| latest.get(&inc.id) == Some(&i)) {
+                match self.encode(incident, base[&incident.id]) {
+                    Ok(columns) => incidents.push(columns),
+                    Err(error) => failure = Some(error),
+                }
+            }
+            batches.push(EncodedBatch {
+                incidents,
+                alerts: batch.alerts,
+                history: batch.history,
+                relinks: batch.relinks,
+            });
+        }
+        match failure {
+            Some(error) => Err((error, replies, last)),
+            None => Ok(Transaction { epoch, last, batches, replies }),
+        }
+    }
+
+    fn encode(&self, incident: &Incident, builds_on: i64) -> StoreResult<IncidentColumns> {
+        let mut columns = IncidentColumns::of(incident)?;
+        columns.builds_on = builds_on;
+        if let Some(codec) = &self.codec {
+            columns.pack(codec.as_ref())?;
+        }
+        Ok(columns)
+    }
+
+    fn start(&self, transaction: Transaction) -> Option<Writing> {
+        if self.poisoned == Some(transaction.epoch) {
+            let error = StoreError::Backend("an earlier batch this one builds on was not stored".into());
+            self.fail(error, transaction.replies, transaction.last);
+            return None;
+        }
+        let Transaction { epoch, last, batches, replies } = transaction;
+        let store = self.store.clone();
+        let write = tokio::spawn(async move { store.write_encoded(batches).await });
+        Some(Writing { epoch, last, replies, write })
+    }
+
+    fn finish(&mut self, writing: Writing, outcome: Result<StoreResult<()>, tokio::task::JoinError>) {
+        let Writing { epoch, last, replies, .. } = writing;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => Err(StoreError::Backend(format!("the write task failed: {e}"))),
+        };
+        match outcome {
+            Ok(()) => {
+                self.progress.committed.store(last, Ordering::Release);
+                for reply in replies {
+                    let _ = reply.to.send(Ok(reply.accepted));
+                }
+            }
+            Err(error) => {
+                if self.poisoned != Some(epoch) {
+                    tracing::warn!(%error, "a batch could not be stored; correlation memory will be rebuilt");
+                }
+                self.poisoned = Some(epoch);
+                self.fail(error, replies, last);
+            }
+        }
+    }
+
+    fn fail(&self, error: StoreError, replies: Vec<Reply>, last: u64) {
+        self.progress.broken.store(true, Ordering::Release);
+        self.progress.committed.store(last, Ordering::Release);
+        for reply in replies {
+            let _ = reply.to.send(Err(error.clone()));
+        }
+    }
 }

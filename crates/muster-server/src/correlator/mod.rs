@@ -7,6 +7,10 @@
 //! the committer, then takes the next group while that one is written. Each sender is answered
 //! once its alerts are committed.
 
+// `Vec<Box<Incoming>>` on purpose: an alert with its row is a few kilobytes, and moving it between
+// the vectors of a batch's way was a measurable share of ingest.
+#![allow(clippy::vec_box)]
+
 mod batch;
 mod cache;
 mod committer;
@@ -22,12 +26,12 @@ use muster_core::entity::entity_keys;
 use muster_core::incident::Incident;
 use muster_core::ingest::prepare;
 use muster_core::store::columns::{assignee_key, AlertColumns};
-use muster_core::store::{EncodedBatch, Store, StoreError, StoredAlert};
+use muster_core::store::{BodyCodec, Store, StoreError, StoredAlert};
 use muster_core::{Alert, IncidentId, Timestamp};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use self::cache::IncidentCache;
-use self::committer::{Message, Progress, Reply};
+use self::committer::{Batch, Message, Progress, Reply};
 
 /// The system tag Graph gives an incident merged into another.
 pub const REDIRECTED_TAG: &str = "Redirected";
@@ -72,7 +76,8 @@ pub(crate) struct Incoming {
 /// One sender's batch, and where its outcome goes.
 #[derive(Debug)]
 struct Waiting {
-    alerts: Vec<Incoming>,
+    /// Boxed: an alert with its row is a few kilobytes, moved several times on its way.
+    alerts: Vec<Box<Incoming>>,
     /// Every batch numbered up to this was committed when the sender looked its alerts up; what
     /// later batches wrote may be missing from `Incoming::stored`.
     looked_up_at: u64,
@@ -104,6 +109,8 @@ pub struct Correlator {
     progress: Arc<Progress>,
     config: CorrelationConfig,
     store: Arc<dyn Store>,
+    /// The store's body compression, done by senders and the correlator rather than its writer.
+    codec: Option<Arc<dyn BodyCodec>>,
 }
 
 impl Correlator {
@@ -112,7 +119,8 @@ impl Correlator {
     pub async fn start(store: Arc<dyn Store>, config: CorrelationConfig) -> Result<Self, StoreError> {
         let engine = rebuild(store.as_ref(), &config).await?;
         let progress = Arc::new(Progress::default());
-        let commits = committer::spawn(store.clone(), progress.clone());
+        let codec = store.body_codec();
+        let commits = committer::spawn(store.clone(), progress.clone(), codec.clone());
         let state = State {
             engine,
             incidents: IncidentCache::new(CACHED_INCIDENTS),
@@ -127,6 +135,7 @@ impl Correlator {
             commits,
             progress,
             config,
+            codec,
             store,
         })
     }
@@ -159,7 +168,7 @@ impl Correlator {
     }
 
     /// Everything about a sender's alerts that depends on no other alert, done on its own task.
-    async fn make_ready(&self, alerts: Vec<Alert>, now: Timestamp) -> Result<Vec<Incoming>, StoreError> {
+    async fn make_ready(&self, alerts: Vec<Alert>, now: Timestamp) -> Result<Vec<Box<Incoming>>, StoreError> {
         let mut alerts = alerts;
         for alert in &mut alerts {
             prepare(alert, now, self.config.future_tolerance_secs);
@@ -175,8 +184,11 @@ impl Correlator {
                 let placed = stored.as_ref().map(|s| Placement { incident: s.incident_id, pinned: s.pinned });
                 let facts = alert_facts_keyed(&alert, &keys, placed);
                 // Placeholder incident: the real one is set when the engine has decided.
-                let row = AlertColumns::for_alert(&alert, placeholder(), false, keys)?;
-                Ok(Incoming { alert, facts, stored, row })
+                let mut row = AlertColumns::for_alert(&alert, placeholder(), false, keys)?;
+                if let Some(codec) = &self.codec {
+                    row.pack(codec.as_ref())?;
+                }
+                Ok(Box::new(Incoming { alert, facts, stored, row }))
             })
             .collect()
     }
@@ -267,14 +279,14 @@ impl Correlator {
     async fn group(
         &self,
         state: &mut State,
-        groups: Vec<(u64, Vec<Incoming>)>,
+        groups: Vec<(u64, Vec<Box<Incoming>>)>,
         now: Timestamp,
-    ) -> Result<(u64, EncodedBatch, Vec<Accepted>), StoreError> {
+    ) -> Result<(u64, Batch, Vec<Accepted>), StoreError> {
         let mut order: Vec<String> = Vec::with_capacity(groups.iter().map(|g| g.1.len()).sum());
         // The same alert twice in one group: its last version, in the place of its first, as if
         // the first had been sent alone and then updated.
         let mut slot: HashMap<i64, usize> = HashMap::with_capacity(order.capacity());
-        let mut unique: Vec<Incoming> = Vec::with_capacity(order.capacity());
+        let mut unique: Vec<Box<Incoming>> = Vec::with_capacity(order.capacity());
         let mut stale: Vec<usize> = Vec::new();
         for (looked_up_at, incoming) in groups {
             for item in incoming {
@@ -285,7 +297,7 @@ impl Correlator {
                 match slot.get(&hash).copied().filter(|&i| unique[i].alert.id == item.alert.id) {
                     Some(i) => {
                         let stored = unique[i].stored.take();
-                        unique[i] = Incoming { stored, ..item };
+                        *unique[i] = Incoming { stored, ..*item };
                     }
                     None => {
                         slot.insert(hash, unique.len());
@@ -304,10 +316,9 @@ impl Correlator {
         let floor = self.lookups.lock().unwrap_or_else(|e| e.into_inner()).keys().next().copied().unwrap_or(committed);
         state.recent.retain(|_, batch| *batch > floor.min(committed));
 
-        let facts: Vec<AlertFacts> = unique.iter().map(|i| i.facts.clone()).collect();
-        let step = state.engine.process(&facts);
+        let step = state.engine.process(unique.iter().map(|i| &i.facts));
         let number = state.last_batch + 1;
-        let batch = batch::build(self.store.as_ref(), state, &step, unique, now, number).await?;
+        let batch = batch::build(self.store.as_ref(), self.codec.as_deref(), state, &step, unique, now, number).await?;
         state.last_batch = number;
         for row in &batch.alerts {
             state.recent.insert(row.id_hash, number);
@@ -326,7 +337,7 @@ impl Correlator {
     }
 
     /// Looks the stale alerts up again, once what wrote them is committed.
-    async fn refresh(&self, state: &State, unique: &mut [Incoming], stale: &[usize]) -> Result<(), StoreError> {
+    async fn refresh(&self, state: &State, unique: &mut [Box<Incoming>], stale: &[usize]) -> Result<(), StoreError> {
         let committed = self.progress.committed.load(Ordering::Acquire);
         let in_flight = stale.iter().any(|&i| state.recent.get(&unique[i].row.id_hash).is_some_and(|b| *b > committed));
         if in_flight {

@@ -51,8 +51,9 @@ fn cpu_by_thread() -> HashMap<String, f64> {
     out
 }
 
-/// The simulated workload, parsed before the clock starts.
-fn workload(args: &BenchIngestArgs) -> anyhow::Result<(Vec<Alert>, Vec<TruthRow>)> {
+/// The simulated workload, parsed before the clock starts, in batches of `args.batch` (built as
+/// such, so no second copy of the alerts is ever held).
+fn workload(args: &BenchIngestArgs) -> anyhow::Result<(Vec<Vec<Alert>>, Vec<TruthRow>)> {
     let defaults = SimConfig::default();
     let config = SimConfig {
         seed: args.seed,
@@ -62,13 +63,18 @@ fn workload(args: &BenchIngestArgs) -> anyhow::Result<(Vec<Alert>, Vec<TruthRow>
         duration_secs: (args.alerts as i64 / 20_000).max(1) * 24 * 3600,
         ..defaults
     };
-    let mut alerts = Vec::with_capacity(args.alerts);
+    let size = args.batch.max(1);
+    let mut batches: Vec<Vec<Alert>> = Vec::with_capacity(args.alerts / size + 1);
     let mut truth = Vec::with_capacity(args.alerts);
     for (value, row) in simulate_iter(&config) {
-        alerts.push(Alert::from_json_value(value).context("the simulator wrote an invalid alert")?);
+        let alert = Alert::from_json_value(value).context("the simulator wrote an invalid alert")?;
+        match batches.last_mut() {
+            Some(batch) if batch.len() < size => batch.push(alert),
+            _ => batches.push(vec![alert]),
+        }
         truth.push(row);
     }
-    Ok((alerts, truth))
+    Ok((batches, truth))
 }
 
 /// Every alert's incident, read back from the store after the run (merges included).
@@ -94,10 +100,11 @@ pub async fn run(
     args: BenchIngestArgs,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (alerts, truth) = workload(&args)?;
+    let (batches, truth) = workload(&args)?;
+    let count: usize = batches.iter().map(Vec::len).sum();
     println!(
         "workload: {} simulated alerts, {} attacks, seed {} (generated and parsed in {:.1} s)",
-        alerts.len(),
+        count,
         args.attacks,
         args.seed,
         started.elapsed().as_secs_f64()
@@ -110,17 +117,16 @@ pub async fn run(
     let db = Database::open(&url).await?;
     let store = db.store();
     // "Now" is just after the last simulated activity, so nothing counts as from the future.
-    let latest = alerts.iter().filter_map(Alert::activity_time).max();
+    let latest = batches.iter().flatten().filter_map(Alert::activity_time).max();
     let now = latest.map_or_else(|| muster_core::time::SystemClock.now(), |t| t.plus_secs(3600));
 
-    let count = alerts.len();
     let clients = usize::from(args.clients);
     let cpu_before = cpu_seconds();
     let threads_before = cpu_by_thread();
     let elapsed = if args.http {
-        http_run(store.clone(), correlation, &alerts, args.batch, clients).await?
+        http_run(store.clone(), correlation, &batches, clients).await?
     } else {
-        engine_run(store.clone(), correlation, alerts, args.batch, clients, now).await?
+        engine_run(store.clone(), correlation, batches, clients, now).await?
     };
     let path = if args.http { "HTTP API, engine and" } else { "engine and" };
     println!(
@@ -173,17 +179,11 @@ pub async fn run(
 async fn engine_run(
     store: Arc<dyn Store>,
     correlation: CorrelationConfig,
-    alerts: Vec<Alert>,
-    batch: usize,
+    batches: Vec<Vec<Alert>>,
     senders: usize,
     now: muster_core::Timestamp,
 ) -> anyhow::Result<f64> {
     let correlator = Arc::new(Correlator::start(store, correlation).await?);
-    let mut batches = Vec::with_capacity(alerts.len() / batch.max(1) + 1);
-    let mut alerts = alerts.into_iter().peekable();
-    while alerts.peek().is_some() {
-        batches.push(alerts.by_ref().take(batch.max(1)).collect::<Vec<_>>());
-    }
     let batches = Arc::new(std::sync::Mutex::new(batches.into_iter()));
     let started = Instant::now();
     // Each sender on a task of its own, as separate connections would be.
@@ -211,8 +211,7 @@ async fn engine_run(
 async fn http_run(
     store: Arc<dyn Store>,
     correlation: CorrelationConfig,
-    alerts: &[Alert],
-    batch: usize,
+    batches: &[Vec<Alert>],
     clients: usize,
 ) -> anyhow::Result<f64> {
     use muster_core::access::Role;
@@ -239,7 +238,7 @@ async fn http_run(
     let client = reqwest::Client::new();
     let url = format!("http://{address}/v1.0/security/alerts_v2");
     let mut bodies = Vec::new();
-    for chunk in alerts.chunks(batch.max(1)) {
+    for chunk in batches {
         let mut body = String::new();
         for alert in chunk {
             body.push_str(&serde_json::to_string(alert)?);
