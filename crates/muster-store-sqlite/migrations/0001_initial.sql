@@ -51,9 +51,10 @@ CREATE TABLE incident_facets (
 ) WITHOUT ROWID;
 CREATE INDEX incident_facets_by_incident ON incident_facets (incident_id);
 
--- Alerts in arrival order (`rid`). The lookups by id and by entity key are `alert_ids` and
--- `alert_entities`, filled in bulk for every rid up to `index_state.deferred_upto`; newer alerts are
--- found from memory, rebuilt from `id_hash` and `keys` at start-up.
+-- Alerts in arrival order (`rid`). The look-ups by id and by entity key are `alert_ids` and
+-- `alert_entities`, filled in bulk, one of sixteen hash ranges at a time, for every rid up to that
+-- range's `index_state.deferred_upto_N`; newer alerts are found from memory, rebuilt from `id_hash`
+-- and `keys` at start-up.
 CREATE TABLE alerts (
     rid               INTEGER PRIMARY KEY,
     id                TEXT    NOT NULL,
@@ -91,7 +92,8 @@ CREATE TABLE index_state (
     name  TEXT    PRIMARY KEY,
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
-INSERT INTO index_state (name, value) VALUES ('deferred_upto', 0);
+WITH RECURSIVE ranges (n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM ranges WHERE n < 15)
+INSERT INTO index_state (name, value) SELECT 'deferred_upto_' || n, 0 FROM ranges;
 
 -- The zstd dictionaries bodies are compressed with, kept for as long as a body needs them.
 CREATE TABLE codec_dictionaries (

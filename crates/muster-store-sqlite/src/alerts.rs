@@ -54,7 +54,6 @@ fn candidates(conn: &Connection, shared: &Shared, hash: i64) -> StoreResult<Vec<
 /// Upserts distinct alerts; what the deferred lookups must learn once the transaction commits
 /// comes back.
 pub(crate) fn write(tx: &Connection, shared: &Shared, alerts: Vec<AlertColumns>) -> StoreResult<Additions> {
-    let upto = shared.deferred.upto();
     let mut additions = Additions::default();
     let mut insert = tx
         .prepare_cached(
@@ -124,14 +123,16 @@ pub(crate) fn write(tx: &Connection, shared: &Shared, alerts: Vec<AlertColumns>)
                     .map_err(backend)?;
                 // Keys it lost stay in the lookups until the next flush; readers check them.
                 let old: HashSet<i64> = old_keys.into_iter().collect();
-                let gained: Vec<i64> = c.key_hashes.iter().copied().filter(|k| !old.contains(k)).collect();
-                if rid > upto {
-                    additions.alerts.push((rid, c.id_hash, gained));
-                } else {
-                    for key in gained {
-                        add_key.execute(params![key, rid]).map_err(backend)?;
-                    }
+                let (flushed, waiting): (Vec<i64>, Vec<i64>) = c
+                    .key_hashes
+                    .iter()
+                    .copied()
+                    .filter(|k| !old.contains(k))
+                    .partition(|k| shared.deferred.is_flushed(rid, *k));
+                for key in flushed {
+                    add_key.execute(params![key, rid]).map_err(backend)?;
                 }
+                additions.alerts.push((rid, c.id_hash, waiting));
             }
         }
     }

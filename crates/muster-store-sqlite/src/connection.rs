@@ -56,8 +56,9 @@ fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
 /// Opens the single writer connection (creating the file), migrating it first.
 pub(crate) fn open_writer(path: &PathBuf) -> StoreResult<Connection> {
     let mut conn = Connection::open(path).map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
-    configure_writer(&conn).map_err(backend)?;
+    // Before anything is changed: a database this version cannot read is left as it is.
     refuse_pre_release_layout(&conn)?;
+    configure_writer(&conn).map_err(backend)?;
     migrations().to_latest(&mut conn).map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
     Ok(conn)
 }

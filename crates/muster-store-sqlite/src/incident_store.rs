@@ -22,10 +22,17 @@ fn limit(page: &PageRequest) -> i64 {
 
 /// One group commit of any number of batches, on the writer thread.
 fn write_batches(state: &mut WriterState, batches: Vec<EncodedBatch>) -> StoreResult<()> {
+    if batches.iter().any(|b| !b.alerts.is_empty()) {
+        state.lock_for_ingest()?;
+    }
     // A new body dictionary is stored before the transaction that first uses it.
     state.shared.codec.maintain(&state.conn, SystemClock.now().micros(), false)?;
-    let flush = state.shared.deferred.wants_flush();
-    let WriterState { conn, shared } = state;
+    // One range of the waiting look-ups goes to disk in the same transaction: what was committed
+    // before it, so this batch's own alerts are not in the maps yet and not in the flush.
+    let committed: Option<i64> =
+        state.conn.query_row("SELECT MAX(rid) FROM alerts", [], |r| r.get(0)).map_err(backend)?;
+    let flush = state.shared.deferred.next_flush(committed.unwrap_or(0));
+    let WriterState { conn, shared, .. } = state;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
     let mut additions = Additions::default();
     for batch in batches {
@@ -36,12 +43,14 @@ fn write_batches(state: &mut WriterState, batches: Vec<EncodedBatch>) -> StoreRe
         additions.alerts.extend(alerts::write(&tx, shared, batch.alerts)?.alerts);
         history::append(&tx, &batch.history)?;
     }
-    let flushed = if flush { Some(shared.deferred.flush(&tx)?) } else { None };
-    tx.commit().map_err(backend)?;
-    shared.deferred.committed(additions);
-    if let Some((upto, count)) = flushed {
-        shared.deferred.flushed(upto, count);
+    if let Some(flush) = &flush {
+        shared.deferred.flush(&tx, flush)?;
     }
+    tx.commit().map_err(backend)?;
+    if let Some(flush) = flush {
+        shared.deferred.flushed(flush);
+    }
+    shared.deferred.committed(additions);
     Ok(())
 }
 

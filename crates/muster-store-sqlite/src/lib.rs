@@ -11,6 +11,7 @@ mod codec;
 mod connection;
 mod deferred;
 mod history;
+mod id_filter;
 mod incident_store;
 mod incidents;
 mod sessions;
@@ -47,6 +48,20 @@ impl BodyCodec for Packer {
 
 type ReaderPool = r2d2::Pool<r2d2_sqlite::SqliteConnectionManager>;
 
+/// Tuning of the SQLite backend.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// How many of the newest alerts are found by id and entity key from memory before they are
+    /// indexed on disk in one pass: more means fewer, larger passes.
+    pub deferred_flush_min: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self { deferred_flush_min: deferred::FLUSH_MIN }
+    }
+}
+
 /// The SQLite backend.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -60,12 +75,17 @@ impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://muster.db`,
     /// `sqlite:///var/lib/muster/muster.db`) and applies pending migrations.
     pub async fn open(url: &str) -> StoreResult<Self> {
+        Self::open_with(url, SqliteOptions::default()).await
+    }
+
+    /// [`Self::open`] with settings other than the defaults.
+    pub async fn open_with(url: &str, options: SqliteOptions) -> StoreResult<Self> {
         let path = connection::path_of(url)?;
         let opening = path.clone();
         let (conn, shared) = tokio::task::spawn_blocking(move || -> StoreResult<_> {
             let conn = connection::open_writer(&opening)?;
             let shared = Arc::new(Shared {
-                deferred: Deferred::load(&conn)?,
+                deferred: Deferred::load(&conn, options.deferred_flush_min)?,
                 codec: Arc::new(Codec::load(&conn)?),
                 closed: Default::default(),
             });
@@ -78,7 +98,8 @@ impl SqliteStore {
             .min_idle(Some(1))
             .build(connection::reader_manager(&path))
             .map_err(|e| StoreError::Backend(format!("cannot open readers on {}: {e}", path.display())))?;
-        let writer = Writer::spawn(WriterState { conn, shared: shared.clone() })?;
+        let writer =
+            Writer::spawn(WriterState { conn, shared: shared.clone(), path: path.clone(), ingest_lock: None })?;
         Ok(Self { writer, readers, shared, path: Arc::new(path) })
     }
 

@@ -15,6 +15,38 @@ use crate::Shared;
 pub(crate) struct WriterState {
     pub(crate) conn: Connection,
     pub(crate) shared: Arc<Shared>,
+    /// The database file, for the ingest lock beside it.
+    pub(crate) path: std::path::PathBuf,
+    /// Held from the first alert written on: the newest alerts are found from this process's
+    /// memory, so only one process may write alerts to a database file.
+    pub(crate) ingest_lock: Option<std::fs::File>,
+}
+
+impl WriterState {
+    /// Takes the ingest lock, unless this process holds it already.
+    pub(crate) fn lock_for_ingest(&mut self) -> StoreResult<()> {
+        if self.ingest_lock.is_some() {
+            return Ok(());
+        }
+        let mut name = self.path.clone().into_os_string();
+        name.push("-ingest.lock");
+        let file =
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&name).map_err(|e| {
+                StoreError::Backend(format!("cannot open {}: {e}", std::path::Path::new(&name).display()))
+            })?;
+        match file.try_lock() {
+            Ok(()) => {
+                self.ingest_lock = Some(file);
+                Ok(())
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Backend(
+                "another Muster process is storing alerts in this database; stop it first".into(),
+            )),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(StoreError::Backend(format!("cannot lock {}: {e}", std::path::Path::new(&name).display())))
+            }
+        }
+    }
 }
 
 type Job = Box<dyn FnOnce(&mut WriterState) + Send>;

@@ -77,8 +77,9 @@ pub struct BenchIngestArgs {
     /// Post the batches to an in-process server over loopback HTTP instead
     #[arg(long)]
     pub http: bool,
-    /// How many senders hand in batches at once (batches that arrive together share a commit)
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// How many senders hand in batches at once, as many connectors do (batches that arrive
+    /// together share a commit; the stream is correlated in order either way)
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub clients: u16,
 }
 

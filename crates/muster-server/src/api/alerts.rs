@@ -82,6 +82,9 @@ fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Batch, ApiError> {
 }
 
 async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let correlator = state.correlator().await?;
+    // Batches are correlated in the order they arrived, not the order their parsing finished.
+    let ticket = correlator.ticket();
     let Batch { alerts, refused } = parse_batch(&headers, &body)?;
     if alerts.is_empty() {
         let mut error = ApiError::new(
@@ -102,14 +105,15 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         return Err(error);
     }
     let indexes: Vec<usize> = alerts.iter().map(|(i, _)| *i).collect();
-    let correlator = state.correlator().await?;
     let now = state.clock.now();
     // In a task of its own: a client that gives up (or the request time limit) must not cut a
     // batch off between the engine's decision and the commit.
     let accepted =
-        tokio::spawn(async move { correlator.ingest(alerts.into_iter().map(|(_, a)| a).collect(), now).await })
-            .await
-            .map_err(|e| ApiError::internal(format!("ingest task failed: {e}")))??;
+        tokio::spawn(
+            async move { correlator.ingest_as(ticket, alerts.into_iter().map(|(_, a)| a).collect(), now).await },
+        )
+        .await
+        .map_err(|e| ApiError::internal(format!("ingest task failed: {e}")))??;
     let value: Vec<Value> = indexes
         .iter()
         .zip(&accepted)

@@ -69,7 +69,32 @@ pub(super) async fn build(
     touched.extend(alerts.iter().filter_map(|a| a.stored.as_ref()).map(|s| state.engine.resolve(s.incident_id)));
     touched.extend(created.iter().copied());
     load(store, state, &touched, &created, now, number).await?;
+    // The rest is milliseconds of work with nothing to wait for: done without holding up the
+    // other tasks of this worker thread.
+    without_holding_up(|| assemble(codec, state, step, alerts, &created, &touched, now, number))
+}
 
+/// Runs CPU-bound work so the worker thread's other tasks move to another thread meanwhile; on
+/// a single-threaded runtime, where there is no other, it simply runs.
+fn without_holding_up<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => work(),
+        _ => tokio::task::block_in_place(work),
+    }
+}
+
+/// The batch, once every incident it touches is in the cache.
+#[allow(clippy::too_many_arguments)] // the one call above, whose values these are
+fn assemble(
+    codec: Option<&dyn BodyCodec>,
+    state: &mut State,
+    step: &Step,
+    alerts: Vec<Box<Incoming>>,
+    created: &BTreeSet<IncidentId>,
+    touched: &BTreeSet<IncidentId>,
+    now: Timestamp,
+    number: u64,
+) -> Result<Batch, StoreError> {
     let mut history = Vec::new();
     let mut relinks = Vec::new();
 
@@ -168,7 +193,7 @@ pub(super) async fn build(
     }
 
     let mut incidents = Vec::with_capacity(touched.len());
-    for id in &touched {
+    for id in touched {
         let Some(incident) = state.incidents.get_mut(*id) else { continue };
         let rollup = std::mem::take(&mut incident.meta.rollup);
         rollup.apply(incident);

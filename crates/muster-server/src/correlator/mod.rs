@@ -84,6 +84,85 @@ struct Waiting {
     outcome: oneshot::Sender<Result<Vec<Accepted>, StoreError>>,
 }
 
+/// Batches waiting for the engine, by ticket: taken only in ticket order.
+#[derive(Debug, Default)]
+struct Queue {
+    issued: u64,
+    /// The ticket of the next batch to correlate.
+    next: u64,
+    /// Batches filed out of order; `None` marks a ticket given up.
+    filed: BTreeMap<u64, Option<Waiting>>,
+}
+
+impl Queue {
+    /// The batches filed from `next` on without a gap.
+    fn take_run(&mut self) -> Vec<Waiting> {
+        let mut run = Vec::new();
+        while let Some(entry) = self.filed.remove(&self.next) {
+            self.next += 1;
+            run.extend(entry);
+        }
+        run
+    }
+}
+
+/// Where senders line up for the engine.
+#[derive(Debug, Default)]
+struct Intake {
+    queue: std::sync::Mutex<Queue>,
+    /// Told when a sender gives its place up, so the batches after it are not left waiting.
+    given_up: tokio::sync::Notify,
+    /// The look-up marks of senders whose batch has not been correlated yet, with how many.
+    lookups: std::sync::Mutex<BTreeMap<u64, usize>>,
+}
+
+impl Intake {
+    fn end_lookup(&self, mark: u64) {
+        let mut lookups = self.lookups.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = lookups.get_mut(&mark) {
+            *count -= 1;
+            if *count == 0 {
+                lookups.remove(&mark);
+            }
+        }
+    }
+}
+
+/// A sender's place in the order batches are correlated in.
+#[derive(Debug)]
+pub struct Ticket {
+    intake: Arc<Intake>,
+    number: u64,
+    /// Set once the sender began looking its alerts up: given back if it never files.
+    looked_up_at: Option<u64>,
+}
+
+impl Ticket {
+    /// Files the batch (or, with `None`, gives the place up).
+    fn file(&mut self, waiting: Option<Waiting>) {
+        if waiting.is_none() {
+            if let Some(mark) = self.looked_up_at.take() {
+                self.intake.end_lookup(mark);
+            }
+        }
+        self.looked_up_at = None;
+        let mut queue = self.intake.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue.filed.insert(self.number, waiting);
+        // Marks the ticket used, so dropping it files nothing more.
+        self.number = u64::MAX;
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.number != u64::MAX {
+            self.file(None);
+            // Senders of batches after it may be waiting for it: they look again.
+            self.intake.given_up.notify_waiters();
+        }
+    }
+}
+
 /// What correlating needs between batches; held by whoever correlates.
 #[derive(Debug)]
 struct State {
@@ -102,15 +181,17 @@ struct State {
 #[derive(Debug)]
 pub struct Correlator {
     state: Mutex<State>,
-    waiting: std::sync::Mutex<Vec<Waiting>>,
-    /// The look-up marks of senders whose batch has not been correlated yet, with how many.
-    lookups: std::sync::Mutex<BTreeMap<u64, usize>>,
+    intake: Arc<Intake>,
     commits: mpsc::Sender<Message>,
     progress: Arc<Progress>,
     config: CorrelationConfig,
     store: Arc<dyn Store>,
     /// The store's body compression, done by senders and the correlator rather than its writer.
     codec: Option<Arc<dyn BodyCodec>>,
+    /// Senders preparing their alerts at once: one per core, taken first come first served, so
+    /// batches become ready in about the order the engine takes them rather than all at the end
+    /// of a round of time slices.
+    preparing: tokio::sync::Semaphore,
 }
 
 impl Correlator {
@@ -130,41 +211,72 @@ impl Correlator {
         };
         Ok(Self {
             state: Mutex::new(state),
-            waiting: Default::default(),
-            lookups: Default::default(),
+            intake: Arc::default(),
             commits,
             progress,
             config,
             codec,
             store,
+            preparing: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            ),
         })
     }
 
     /// Stores and correlates a batch of valid alerts. When it returns, every alert is committed
-    /// and its incident is up to date. Batches that arrive while the engine is busy are committed
-    /// together with the others waiting; each sender gets its own alerts' outcome. Should that one
-    /// commit fail, every batch in it fails and none of them is stored.
+    /// and its incident is up to date. Batches are correlated in the order `ingest` was called;
+    /// those that arrive while the engine is busy are committed together with the others waiting,
+    /// each sender getting its own alerts' outcome. Should that one commit fail, every batch in it
+    /// fails and none of them is stored.
     pub async fn ingest(&self, alerts: Vec<Alert>, now: Timestamp) -> Result<Vec<Accepted>, StoreError> {
+        self.ingest_as(self.ticket(), alerts, now).await
+    }
+
+    /// A place in the order batches are correlated in, for a sender that must fix it before its
+    /// batch is ready (a request not parsed yet, several connections reading one stream).
+    /// Dropping it unused gives the place up.
+    pub fn ticket(&self) -> Ticket {
+        let mut queue = self.intake.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let number = queue.issued;
+        queue.issued += 1;
+        Ticket { intake: self.intake.clone(), number, looked_up_at: None }
+    }
+
+    /// [`Self::ingest`] in the place `ticket` holds.
+    pub async fn ingest_as(
+        &self,
+        mut ticket: Ticket,
+        alerts: Vec<Alert>,
+        now: Timestamp,
+    ) -> Result<Vec<Accepted>, StoreError> {
         let looked_up_at = self.begin_lookup();
-        let ready = self.make_ready(alerts, now).await;
-        let alerts = match ready {
-            Ok(alerts) => alerts,
-            Err(error) => {
-                self.end_lookup(looked_up_at);
-                return Err(error);
+        ticket.looked_up_at = Some(looked_up_at);
+        let alerts = self.make_ready(alerts, now).await?;
+        let (outcome, mut mine) = oneshot::channel();
+        ticket.file(Some(Waiting { alerts, looked_up_at, outcome }));
+        loop {
+            let given_up = self.intake.given_up.notified();
+            tokio::pin!(given_up);
+            given_up.as_mut().enable();
+            {
+                let mut state = self.state.lock().await;
+                let waiting = self.intake.queue.lock().unwrap_or_else(|e| e.into_inner()).take_run();
+                // Empty when an earlier holder of the engine already took this batch, or when a
+                // batch before it is not ready yet: its sender correlates both.
+                if !waiting.is_empty() {
+                    self.correlate(&mut state, waiting, now).await;
+                }
             }
-        };
-        let (outcome, mine) = oneshot::channel();
-        self.waiting.lock().unwrap_or_else(|e| e.into_inner()).push(Waiting { alerts, looked_up_at, outcome });
-        {
-            let mut state = self.state.lock().await;
-            let waiting = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|e| e.into_inner()));
-            // Empty when an earlier holder of the engine already took this batch.
-            if !waiting.is_empty() {
-                self.correlate(&mut state, waiting, now).await;
+            tokio::select! {
+                outcome = &mut mine => {
+                    return outcome.unwrap_or_else(|_| {
+                        Err(StoreError::Backend("the ingest was cancelled before it committed".into()))
+                    });
+                }
+                // A batch before this one was given up: what it held back may be ready now.
+                () = &mut given_up => {}
             }
         }
-        mine.await.unwrap_or_else(|_| Err(StoreError::Backend("the ingest was cancelled before it committed".into())))
     }
 
     /// Everything about a sender's alerts that depends on no other alert, done on its own task.
@@ -174,41 +286,23 @@ impl Correlator {
             prepare(alert, now, self.config.future_tolerance_secs);
         }
         let ids: Vec<String> = alerts.iter().map(|a| a.id.clone()).collect();
-        let mut stored: HashMap<String, StoredAlert> =
+        let stored: HashMap<String, StoredAlert> =
             self.store.alerts(&ids).await?.into_iter().map(|s| (s.alert.id.clone(), s)).collect();
-        alerts
-            .into_iter()
-            .map(|alert| {
-                let stored = stored.remove(&alert.id);
-                let keys = entity_keys(&alert);
-                let placed = stored.as_ref().map(|s| Placement { incident: s.incident_id, pinned: s.pinned });
-                let facts = alert_facts_keyed(&alert, &keys, placed);
-                // Placeholder incident: the real one is set when the engine has decided.
-                let mut row = AlertColumns::for_alert(&alert, placeholder(), false, keys)?;
-                if let Some(codec) = &self.codec {
-                    row.pack(codec.as_ref())?;
-                }
-                Ok(Box::new(Incoming { alert, facts, stored, row }))
-            })
-            .collect()
+        // Milliseconds of work for a batch: on a thread of its own, so the engine's and the
+        // committer's tasks are not kept waiting behind it.
+        let codec = self.codec.clone();
+        let _turn = self.preparing.acquire().await.map_err(|e| StoreError::Backend(e.to_string()))?;
+        tokio::task::spawn_blocking(move || rows_of(alerts, stored, codec.as_deref()))
+            .await
+            .map_err(|e| StoreError::Backend(format!("preparing alerts failed: {e}")))?
     }
 
     /// Marks the start of a sender's look-up: what is committed so far, it will see.
     fn begin_lookup(&self) -> u64 {
-        let mut lookups = self.lookups.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lookups = self.intake.lookups.lock().unwrap_or_else(|e| e.into_inner());
         let mark = self.progress.committed.load(Ordering::Acquire);
         *lookups.entry(mark).or_default() += 1;
         mark
-    }
-
-    fn end_lookup(&self, mark: u64) {
-        let mut lookups = self.lookups.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = lookups.get_mut(&mark) {
-            *count -= 1;
-            if *count == 0 {
-                lookups.remove(&mark);
-            }
-        }
     }
 
     /// Correlates a group of waiting batches and hands it to the committer; on failure before
@@ -218,7 +312,7 @@ impl Correlator {
         let mut outcomes = Vec::with_capacity(waiting.len());
         let mut groups = Vec::with_capacity(waiting.len());
         for w in waiting {
-            self.end_lookup(w.looked_up_at);
+            self.intake.end_lookup(w.looked_up_at);
             sizes.push(w.alerts.len());
             groups.push((w.looked_up_at, w.alerts));
             outcomes.push(w.outcome);
@@ -313,7 +407,8 @@ impl Correlator {
             self.refresh(state, &mut unique, &stale).await?;
         }
         let committed = self.progress.committed.load(Ordering::Acquire);
-        let floor = self.lookups.lock().unwrap_or_else(|e| e.into_inner()).keys().next().copied().unwrap_or(committed);
+        let floor =
+            self.intake.lookups.lock().unwrap_or_else(|e| e.into_inner()).keys().next().copied().unwrap_or(committed);
         state.recent.retain(|_, batch| *batch > floor.min(committed));
 
         let step = state.engine.process(unique.iter().map(|i| &i.facts));
@@ -355,6 +450,29 @@ impl Correlator {
     }
 }
 
+/// Each alert's facts and storage row.
+fn rows_of(
+    alerts: Vec<Alert>,
+    mut stored: HashMap<String, StoredAlert>,
+    codec: Option<&dyn BodyCodec>,
+) -> Result<Vec<Box<Incoming>>, StoreError> {
+    alerts
+        .into_iter()
+        .map(|alert| {
+            let stored = stored.remove(&alert.id);
+            let keys = entity_keys(&alert);
+            let placed = stored.as_ref().map(|s| Placement { incident: s.incident_id, pinned: s.pinned });
+            let facts = alert_facts_keyed(&alert, &keys, placed);
+            // Placeholder incident: the real one is set when the engine has decided.
+            let mut row = AlertColumns::for_alert(&alert, placeholder(), false, keys)?;
+            if let Some(codec) = codec {
+                row.pack(codec)?;
+            }
+            Ok(Box::new(Incoming { alert, facts, stored, row }))
+        })
+        .collect()
+}
+
 /// The incident a row carries until its alert is placed.
 fn placeholder() -> IncidentId {
     IncidentId::new(1).unwrap_or_else(|_| unreachable!("1 is a valid incident id"))
@@ -381,4 +499,66 @@ async fn rebuild(store: &dyn Store, config: &CorrelationConfig) -> Result<Engine
         }
     }
     Ok(engine)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use serde_json::json;
+
+    async fn correlator() -> (Arc<Correlator>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("muster.db").display());
+        let store: Arc<dyn Store> = Arc::new(muster_store_sqlite::SqliteStore::open(&url).await.unwrap());
+        (Arc::new(Correlator::start(store, CorrelationConfig::default()).await.unwrap()), dir)
+    }
+
+    fn alert(id: &str, host: &str) -> Alert {
+        Alert::from_json_value(json!({
+            "providerAlertId": id, "title": format!("Detection {id}"), "severity": "low",
+            "serviceSource": "microsoftDefenderForEndpoint", "lastActivityDateTime": "2024-05-01T10:00:00Z",
+            "evidence": [{"@odata.type": "#microsoft.graph.security.deviceEvidence", "hostName": host}]
+        }))
+        .unwrap()
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::from_secs(1_714_600_000)
+    }
+
+    /// Batches are correlated in the order their tickets were taken, whichever is ready first.
+    #[tokio::test]
+    async fn batches_go_in_ticket_order() {
+        let (correlator, _dir) = correlator().await;
+        let (first, second) = (correlator.ticket(), correlator.ticket());
+        let later = {
+            let c = correlator.clone();
+            tokio::spawn(async move { c.ingest_as(second, vec![alert("b", "ws-02")], now()).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!later.is_finished(), "the second batch waits for the first");
+        let early = correlator.ingest_as(first, vec![alert("a", "ws-01")], now()).await.unwrap();
+        let late = later.await.unwrap().unwrap();
+        assert!(early[0].incident_id < late[0].incident_id, "the first ticket's alert was placed first");
+    }
+
+    /// A sender that gives its place up (its request failed, its client left) holds nobody back.
+    #[tokio::test]
+    async fn a_place_given_up_holds_nobody_back() {
+        let (correlator, _dir) = correlator().await;
+        let (abandoned, next) = (correlator.ticket(), correlator.ticket());
+        let waiting = {
+            let c = correlator.clone();
+            tokio::spawn(async move { c.ingest_as(next, vec![alert("c", "ws-03")], now()).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished());
+        drop(abandoned);
+        let accepted = tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("not stuck").unwrap();
+        assert_eq!(accepted.unwrap().len(), 1);
+        // And the look-up marks of senders gone are given back.
+        assert!(correlator.intake.lookups.lock().unwrap().is_empty());
+    }
 }

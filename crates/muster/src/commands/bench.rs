@@ -192,8 +192,14 @@ async fn engine_run(
             let (correlator, batches) = (correlator.clone(), batches.clone());
             tokio::spawn(async move {
                 loop {
-                    let Some(next) = batches.lock().unwrap_or_else(|e| e.into_inner()).next() else { break };
-                    correlator.ingest(next, now).await?;
+                    // The batch and its place in the order are taken together, so the stream is
+                    // correlated in order however the senders interleave.
+                    let (ticket, next) = {
+                        let mut batches = batches.lock().unwrap_or_else(|e| e.into_inner());
+                        let Some(next) = batches.next() else { break };
+                        (correlator.ticket(), next)
+                    };
+                    correlator.ingest_as(ticket, next, now).await?;
                 }
                 anyhow::Ok(())
             })
