@@ -173,6 +173,10 @@ impl Incident {
         out.insert("investigationStates", self.investigation_states.iter().map(|s| s.to_string()).collect());
         out.insert("dataSensitivity", self.data_sensitivity.clone());
         out.insert("mitreTechniques", self.mitre_techniques.clone());
+        // Lower-cased, for `$search` on an impacted device, user, mailbox or app.
+        let assets = &self.impacted_assets;
+        let names = [&assets.devices, &assets.users, &assets.mailboxes, &assets.apps];
+        out.insert("impactedAssets", names.iter().flat_map(|a| a.names.iter().map(|n| n.to_lowercase())).collect());
         out
     }
 }

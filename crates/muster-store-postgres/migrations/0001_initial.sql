@@ -56,6 +56,8 @@ CREATE TABLE alerts (
     incident_id       BIGINT  NOT NULL,
     service_source    TEXT    COLLATE "C" NOT NULL,
     provider_alert_id TEXT    COLLATE "C",
+    -- what `$search` looks in
+    title             TEXT    NOT NULL DEFAULT '',
     status            TEXT    COLLATE "C" NOT NULL,
     severity_rank     BIGINT  NOT NULL,
     assigned_to       TEXT    COLLATE "C",

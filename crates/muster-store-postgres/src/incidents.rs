@@ -12,6 +12,7 @@ use muster_core::entity::EntityKind;
 use muster_core::history::{Actor, ActorKind, HistoryEntry, HistoryFilter, HistoryKind, NewHistoryEntry};
 use muster_core::incident::{Incident, IncidentMeta};
 use muster_core::store::columns::{alert_from_row, incident_from_row, AlertColumns, IncidentColumns};
+use muster_core::store::query::{AlertQuery, IncidentQuery, QueryPage};
 use muster_core::store::{
     CommentTarget, EncodedBatch, IncidentStore, PageRequest, StoreError, StoreResult, StoredAlert, TagCount,
 };
@@ -20,7 +21,7 @@ use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 
-use crate::{backend, PostgresStore};
+use crate::{backend, query, PostgresStore};
 
 const INCIDENT_COLUMNS: &str = "id, version, name_locked, severity_locked, body";
 const ALERT_COLUMNS: &str = "id, incident_id, pinned, seq, body";
@@ -293,6 +294,7 @@ impl PostgresStore {
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
+        let mut title = Vec::with_capacity(n);
         let (mut key_kind, mut key_value, mut key_alert, mut key_display) = (vec![], vec![], vec![], vec![]);
         for &i in &last {
             let c = &columns[i];
@@ -311,6 +313,7 @@ impl PostgresStore {
             activity_at.push(c.activity_at);
             pinned.push(c.pinned);
             body.push(c.body.as_str());
+            title.push(c.title.as_str());
             for key in &c.keys {
                 key_kind.push(key.kind.as_str());
                 key_value.push(key.value.as_str());
@@ -320,15 +323,16 @@ impl PostgresStore {
         }
         sqlx::query(
             "INSERT INTO alerts (id, incident_id, service_source, provider_alert_id, status, severity_rank, \
-             assigned_to, classification, determination, created_at, last_update_at, activity_at, pinned, body) \
+             assigned_to, classification, determination, created_at, last_update_at, activity_at, pinned, body, \
+             title) \
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], \
              $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::boolean[], \
-             $14::text[]) \
+             $14::text[], $15::text[]) \
              ON CONFLICT (id) DO UPDATE SET incident_id = excluded.incident_id, status = excluded.status, \
              severity_rank = excluded.severity_rank, assigned_to = excluded.assigned_to, \
              classification = excluded.classification, determination = excluded.determination, \
              last_update_at = excluded.last_update_at, activity_at = excluded.activity_at, \
-             pinned = excluded.pinned, body = excluded.body",
+             pinned = excluded.pinned, body = excluded.body, title = excluded.title",
         )
         .bind(&id)
         .bind(&incident_id)
@@ -344,6 +348,7 @@ impl PostgresStore {
         .bind(&activity_at)
         .bind(&pinned)
         .bind(&body)
+        .bind(&title)
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
@@ -771,5 +776,35 @@ impl IncidentStore for PostgresStore {
                 Ok(TagCount { tag: r.try_get("value").map_err(backend)?, count: r.try_get("n").map_err(backend)? })
             })
             .collect()
+    }
+
+    async fn query_incidents(&self, query: &IncidentQuery) -> StoreResult<QueryPage<Incident>> {
+        let statement = query::incident_page(INCIDENT_COLUMNS, query)?;
+        let mut rows = Vec::new();
+        for (row, cursor) in query::rows(&self.pool, &statement, 5).await? {
+            rows.push((incident_row(&row)?, cursor));
+        }
+        let mut page = QueryPage::from_rows(rows, query.top);
+        page.items = self.with_incident_comments(page.items).await?;
+        Ok(page)
+    }
+
+    async fn count_incidents(&self, query: &IncidentQuery) -> StoreResult<u64> {
+        query::count(&self.pool, &query::incident_count(query)).await
+    }
+
+    async fn query_alerts(&self, query: &AlertQuery) -> StoreResult<QueryPage<StoredAlert>> {
+        let statement = query::alert_page(ALERT_COLUMNS, query)?;
+        let mut rows = Vec::new();
+        for (row, cursor) in query::rows(&self.pool, &statement, 5).await? {
+            rows.push((alert_row(&row)?, cursor));
+        }
+        let mut page = QueryPage::from_rows(rows, query.top);
+        page.items = self.with_alert_comments(page.items).await?;
+        Ok(page)
+    }
+
+    async fn count_alerts(&self, query: &AlertQuery) -> StoreResult<u64> {
+        query::count(&self.pool, &query::alert_count(query)).await
     }
 }

@@ -7,6 +7,7 @@
 
 mod access;
 mod incidents;
+mod query;
 mod sessions;
 
 use std::str::FromStr;

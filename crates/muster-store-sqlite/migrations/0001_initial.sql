@@ -61,6 +61,8 @@ CREATE TABLE alerts (
     id_hash           INTEGER NOT NULL,
     incident_id       INTEGER NOT NULL,
     service_source    TEXT    NOT NULL,
+    -- what `$search` looks in
+    title             TEXT    NOT NULL DEFAULT '',
     status            TEXT    NOT NULL,
     severity_rank     INTEGER NOT NULL,
     assigned_to       TEXT,

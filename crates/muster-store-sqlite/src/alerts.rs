@@ -58,15 +58,15 @@ pub(crate) fn write(tx: &Connection, shared: &Shared, alerts: Vec<AlertColumns>)
     let mut insert = tx
         .prepare_cached(
             "INSERT INTO alerts (id, id_hash, incident_id, service_source, status, severity_rank, assigned_to, \
-             classification, determination, created_at, last_update_at, activity_at, pinned, keys, codec, body) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+             classification, determination, created_at, last_update_at, activity_at, pinned, keys, codec, body, \
+             title) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )
         .map_err(backend)?;
     let mut update = tx
         .prepare_cached(
             "UPDATE alerts SET incident_id = ?2, status = ?3, severity_rank = ?4, assigned_to = ?5, \
              classification = ?6, determination = ?7, last_update_at = ?8, activity_at = ?9, pinned = ?10, \
-             keys = ?11, codec = ?12, body = ?13 WHERE rid = ?1",
+             keys = ?11, codec = ?12, body = ?13, title = ?14 WHERE rid = ?1",
         )
         .map_err(backend)?;
     let mut add_key =
@@ -99,6 +99,7 @@ pub(crate) fn write(tx: &Connection, shared: &Shared, alerts: Vec<AlertColumns>)
                         keys,
                         codec,
                         body,
+                        c.title,
                     ])
                     .map_err(backend)?;
                 additions.alerts.push((tx.last_insert_rowid(), c.id_hash, c.key_hashes));
@@ -119,6 +120,7 @@ pub(crate) fn write(tx: &Connection, shared: &Shared, alerts: Vec<AlertColumns>)
                         keys,
                         codec,
                         body,
+                        c.title,
                     ])
                     .map_err(backend)?;
                 // Keys it lost stay in the lookups until the next flush; readers check them.

@@ -4,6 +4,7 @@ use muster_core::alert::AlertComment;
 use muster_core::entity::EntityKind;
 use muster_core::history::{HistoryEntry, HistoryFilter, NewHistoryEntry};
 use muster_core::incident::Incident;
+use muster_core::store::query::{AlertQuery, IncidentQuery, QueryPage};
 use muster_core::store::{
     CommentTarget, EncodedBatch, IncidentStore, PageRequest, StoreError, StoreResult, StoredAlert, TagCount,
 };
@@ -14,7 +15,7 @@ use rusqlite::{params, Connection, TransactionBehavior};
 use crate::alerts::{self, Listing};
 use crate::deferred::Additions;
 use crate::writer::WriterState;
-use crate::{backend, history, incidents, optional, Shared, SqliteStore};
+use crate::{backend, history, incidents, optional, query, Shared, SqliteStore};
 
 fn limit(page: &PageRequest) -> i64 {
     i64::from(page.limit.clamp(1, 10_000))
@@ -233,5 +234,35 @@ impl IncidentStore for SqliteStore {
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
         })
         .await
+    }
+
+    async fn query_incidents(&self, query: &IncidentQuery) -> StoreResult<QueryPage<Incident>> {
+        let query = query.clone();
+        self.read(move |conn, shared| {
+            let mut page = QueryPage::from_rows(query::incident_page(conn, shared, &query)?, query.top);
+            page.items = with_incident_comments(conn, page.items)?;
+            Ok(page)
+        })
+        .await
+    }
+
+    async fn count_incidents(&self, query: &IncidentQuery) -> StoreResult<u64> {
+        let query = query.clone();
+        self.read(move |conn, _| query::incident_count(conn, &query)).await
+    }
+
+    async fn query_alerts(&self, query: &AlertQuery) -> StoreResult<QueryPage<StoredAlert>> {
+        let query = query.clone();
+        self.read(move |conn, shared| {
+            let mut page = QueryPage::from_rows(query::alert_page(conn, shared, &query)?, query.top);
+            page.items = with_alert_comments(conn, page.items)?;
+            Ok(page)
+        })
+        .await
+    }
+
+    async fn count_alerts(&self, query: &AlertQuery) -> StoreResult<u64> {
+        let query = query.clone();
+        self.read(move |conn, _| query::alert_count(conn, &query)).await
     }
 }

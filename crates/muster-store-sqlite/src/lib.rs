@@ -14,6 +14,7 @@ mod history;
 mod id_filter;
 mod incident_store;
 mod incidents;
+mod query;
 mod sessions;
 mod writer;
 

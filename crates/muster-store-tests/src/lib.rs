@@ -3,4 +3,5 @@
 
 pub mod backends;
 pub mod fixtures;
+pub mod queries;
 pub mod scenarios;

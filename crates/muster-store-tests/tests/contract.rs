@@ -1,7 +1,10 @@
 //! Runs every contract scenario on SQLite, and on PostgreSQL when `MUSTER_TEST_DATABASE_URL` is set.
 
 use muster_store_tests::backends::TestDb;
-use muster_store_tests::scenarios;
+use muster_store_tests::{queries, scenarios};
+
+use queries::*;
+use scenarios::*;
 
 macro_rules! contract {
     ($($name:ident),+ $(,)?) => {
@@ -11,7 +14,7 @@ macro_rules! contract {
                 #[tokio::test]
                 async fn $name() {
                     let db = TestDb::sqlite().await;
-                    scenarios::$name(db.store.as_ref()).await;
+                    super::$name(db.store.as_ref()).await;
                 }
             )+
         }
@@ -22,7 +25,7 @@ macro_rules! contract {
                 #[tokio::test]
                 async fn $name() {
                     let Some(db) = TestDb::postgres().await else { return };
-                    scenarios::$name(db.store.as_ref()).await;
+                    super::$name(db.store.as_ref()).await;
                 }
             )+
         }
@@ -47,4 +50,10 @@ contract!(
     sessions_live_and_end,
     merges_relink_alerts,
     repeated_alerts_in_a_batch_keep_the_last,
+    incident_filters_select_the_same_rows,
+    redirected_incidents_only_when_asked,
+    incident_search_finds_names_ids_and_assets,
+    incident_orders_page_by_cursor,
+    default_order_is_stable_while_incidents_arrive,
+    alert_queries_filter_order_and_page,
 );

@@ -135,6 +135,8 @@ pub struct AlertColumns {
     pub incident_id: i64,
     pub service_source: String,
     pub provider_alert_id: Option<String>,
+    /// What `$search` looks in.
+    pub title: String,
     pub status: &'static str,
     pub severity_rank: i64,
     pub assigned_to: Option<String>,
@@ -194,6 +196,7 @@ impl AlertColumns {
             incident_id: incident.get(),
             service_source: alert.service_source.as_str().to_owned(),
             provider_alert_id: alert.provider_alert_id.clone(),
+            title: alert.title.clone(),
             status: alert.status.as_str(),
             severity_rank: alert.severity.rank(),
             assigned_to: assignee_key(alert.assigned_to.as_deref()),

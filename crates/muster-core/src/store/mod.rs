@@ -195,6 +195,15 @@ pub trait IncidentStore: Send + Sync {
     async fn history(&self, id: IncidentId, filter: &HistoryFilter) -> StoreResult<Vec<HistoryEntry>>;
     /// Custom tags in use, most used first, optionally by prefix (case-insensitive).
     async fn tag_suggestions(&self, prefix: &str, limit: u32) -> StoreResult<Vec<TagCount>>;
+    /// One page of the incidents a query selects, in its order, with their comments; redirected
+    /// ones only when the filter asks about status or redirection.
+    async fn query_incidents(&self, query: &IncidentQuery) -> StoreResult<QueryPage<Incident>>;
+    /// How many incidents a query selects (its order and paging ignored).
+    async fn count_incidents(&self, query: &IncidentQuery) -> StoreResult<u64>;
+    /// One page of the alerts a query selects, in its order, with their comments.
+    async fn query_alerts(&self, query: &AlertQuery) -> StoreResult<QueryPage<StoredAlert>>;
+    /// How many alerts a query selects (its order and paging ignored).
+    async fn count_alerts(&self, query: &AlertQuery) -> StoreResult<u64>;
 }
 
 /// Users, API tokens and the audit log.
@@ -245,5 +254,7 @@ pub trait Store: IncidentStore + AccessStore + SessionStore + std::fmt::Debug {
 }
 
 pub mod columns;
+pub mod query;
 
 use columns::{AlertColumns, IncidentColumns};
+use query::{AlertQuery, IncidentQuery, QueryPage};
