@@ -12,8 +12,9 @@ use muster_core::store::{Store, WriteBatch};
 
 use crate::fixtures::{alert, at, iid, incident, stored};
 
-/// Eight incidents that differ in every filterable way.
-fn queue() -> Vec<Incident> {
+/// Eight incidents that differ in every filterable way (ids 1–8, activity 10·id minutes after
+/// [`at`]`(0)`).
+pub fn queue() -> Vec<Incident> {
     let mut out = Vec::new();
     for n in 1..=8 {
         let mut i = incident(n, n * 10);
@@ -110,6 +111,10 @@ pub async fn incident_filters_select_the_same_rows(store: &dyn Store) {
             vec![5, 6, 7, 8],
         ),
         (Filter::Text { field: F::DisplayName, how: TextMatch::Contains, fragment: "100%_".into() }, vec![]),
+        (
+            Filter::Facet { facet: Facet::CustomTags, values: FacetValues::InAnyCase(vec!["VIP".into(), "x".into()]) },
+            vec![1, 2],
+        ),
         (Filter::Or(vec![]), vec![]),
     ];
     for (filter, expected) in cases {

@@ -7,11 +7,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use muster_core::correlation::device_groups;
-use muster_core::store::{PageRequest, StoredAlert};
-use muster_core::Alert;
+use muster_core::store::query::{AlertField, AlertQuery, Comparison, Filter, Value as QueryValue};
+use muster_core::store::StoredAlert;
+use muster_core::{Alert, IncidentId};
 use serde_json::{json, Map, Value};
 
-use super::paging::{base_url, collection, decode_skiptoken, next_link, page_size, project, selection, ListQuery};
+use super::paging::{base_url, collection, next_link, project};
+use super::query::{list_request, selection, token, ListOptions, PageLimits};
 use crate::auth::{Access, Principal, Routes, Scope};
 use crate::error::{ApiError, ErrorCode, ErrorDetail};
 use crate::AppState;
@@ -22,11 +24,11 @@ const ALERT_TYPE: &str = "#microsoft.graph.security.alert";
 const MAX_TOP: u32 = 1000;
 
 pub(crate) fn routes() -> Routes {
-    Routes::new().post(PATH, Access::Ingest, ingest).get(PATH, Access::Read, list).get(
-        "/v1.0/security/alerts_v2/{id}",
-        Access::Read,
-        get_one,
-    )
+    Routes::new()
+        .post(PATH, Access::Ingest, ingest)
+        .get(PATH, Access::Read, list)
+        .get("/v1.0/security/alerts_v2/$count", Access::Read, count)
+        .get("/v1.0/security/alerts_v2/{id}", Access::Read, get_one)
 }
 
 /// One refused item of a batch.
@@ -178,27 +180,79 @@ const ALERT_PROPERTIES: &[&str] = &[
     "title",
 ];
 
+/// Alert pages default to 100 and are clamped at 1,000, as Graph does.
+const LIMITS: PageLimits = PageLimits { default: 100, max: MAX_TOP, strict: false };
+
 async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    Query(query): Query<ListQuery>,
+    Query(options): Query<ListOptions>,
 ) -> Result<Json<Value>, ApiError> {
-    let top = page_size(query.top.as_deref(), 100, MAX_TOP, false)?;
-    let after = decode_skiptoken(query.skiptoken.as_deref())?;
-    let select = selection(query.select.as_deref(), &Map::new(), ALERT_PROPERTIES)?;
-    let page = state.store.list_alerts(&PageRequest { limit: top, after }).await?;
-    let next = (page.len() == top as usize).then(|| {
-        let last = &page[page.len() - 1];
-        let at = last.alert.activity_time().map(|t| t.micros()).unwrap_or_default();
-        next_link(&base_url(&state, &headers), PATH, &query, top, (at, last.seq))
-    });
+    list_page(&state, &principal, &headers, &options, PATH, None).await.map(Json)
+}
+
+/// The alert query of a request, within one incident when `incident` is given.
+fn of_incident(mut query: AlertQuery, incident: Option<IncidentId>) -> AlertQuery {
+    if let Some(id) = incident {
+        let own =
+            Filter::Compare { field: AlertField::IncidentId, op: Comparison::Eq, value: QueryValue::Int(id.get()) };
+        query.filter = match std::mem::replace(&mut query.filter, Filter::True) {
+            Filter::True => own,
+            other => Filter::And(vec![own, other]),
+        };
+    }
+    query
+}
+
+/// Counts would include alerts a device-group-scoped caller cannot see (alerts have no
+/// device-group column to filter on), so such callers are not given them.
+fn refuse_scoped_count(principal: &Principal) -> Result<(), ApiError> {
+    if principal.scope.is_unrestricted() {
+        return Ok(());
+    }
+    Err(ApiError::new(ErrorCode::AccessDenied, "Alert counts are not available to callers limited to device groups."))
+}
+
+/// One page of alerts for a list request at `path` (the alert list, or one incident's alerts).
+pub(crate) async fn list_page(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    options: &ListOptions,
+    path: &str,
+    incident: Option<IncidentId>,
+) -> Result<Value, ApiError> {
+    let request = list_request::<AlertField>(options, LIMITS, ALERT_PROPERTIES, &[])?;
+    let query = of_incident(request.query, incident);
+    let page = state.store.query_alerts(&query).await?;
+    let count = if request.count {
+        refuse_scoped_count(principal)?;
+        Some(state.store.count_alerts(&query).await?)
+    } else {
+        None
+    };
+    let base = base_url(state, headers);
+    let next =
+        page.next.as_ref().map(|cursor| next_link(&base, path, options, query.top, &token::encode(&query, cursor)));
     let items: Vec<Value> = page
+        .items
         .iter()
         .filter(|a| alert_visible(&principal.scope, &a.alert))
-        .map(|a| Value::Object(project(alert_json(a), select.as_deref())))
+        .map(|a| Value::Object(project(alert_json(a), request.select.as_deref())))
         .collect();
-    Ok(Json(collection(&base_url(&state, &headers), "security/alerts_v2", items, next)))
+    Ok(collection(&base, "security/alerts_v2", items, count, next))
+}
+
+/// `GET /alerts_v2/$count`: how many alerts the filter and search select, as plain text.
+async fn count(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(options): Query<ListOptions>,
+) -> Result<Response, ApiError> {
+    refuse_scoped_count(&principal)?;
+    let n = state.store.count_alerts(&selection::<AlertField>(&options)?).await?;
+    Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], n.to_string()).into_response())
 }
 
 async fn get_one(

@@ -1,13 +1,20 @@
-//! `/v1.0/security/incidents`: the read side (the queue's full OData builds on this).
+//! `/v1.0/security/incidents`: the read side, with the queue's OData (`$filter`, `$orderby`,
+//! `$search`, `$count`, `$expand=alerts`, `$select`, keyset next links).
 
 use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use muster_core::store::PageRequest;
+use muster_core::store::query::{
+    AlertField, AlertQuery, Comparison, Filter, IncidentField, IncidentQuery, Value as QueryValue,
+};
 use muster_core::{Incident, IncidentId};
 use serde_json::{Map, Value};
 
-use super::paging::{base_url, collection, decode_skiptoken, next_link, page_size, project, selection, ListQuery};
+use super::alerts::{alert_json, alert_visible};
+use super::paging::{base_url, collection, next_link, project};
+use super::query::{list_request, selection, token, within_groups, ListOptions, PageLimits};
 use crate::auth::{Access, Principal, Routes};
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
@@ -18,7 +25,11 @@ const INCIDENT_TYPE: &str = "#microsoft.graph.security.incident";
 const MAX_TOP: u32 = 50;
 
 pub(crate) fn routes() -> Routes {
-    Routes::new().get(PATH, Access::Read, list).get("/v1.0/security/incidents/{id}", Access::Read, get_one)
+    Routes::new()
+        .get(PATH, Access::Read, list)
+        .get("/v1.0/security/incidents/$count", Access::Read, count)
+        .get("/v1.0/security/incidents/{id}", Access::Read, get_one)
+        .get("/v1.0/security/incidents/{id}/alerts", Access::Read, alerts_of)
 }
 
 /// An incident as a client sees it.
@@ -67,37 +78,130 @@ const INCIDENT_PROPERTIES: &[&str] = &[
     "dataSensitivity",
 ];
 
+/// Graph's page size for incidents, and its limit.
+const LIMITS: PageLimits = PageLimits { default: MAX_TOP, max: MAX_TOP, strict: true };
+/// `$expand=alerts` brings at most this many alerts per incident, newest activity first; the
+/// rest are a page of `/incidents/{id}/alerts` away.
+const EXPANDED_ALERTS: u32 = 150;
+
+/// The incident query of a request, limited to the caller's device groups.
+fn scoped(mut query: IncidentQuery, principal: &Principal) -> IncidentQuery {
+    if let Some(groups) = principal.scope.groups() {
+        within_groups(&mut query, groups);
+    }
+    query
+}
+
+/// An incident with its alerts (`$expand=alerts`), as the caller may see them.
+async fn with_alerts(state: &AppState, principal: &Principal, incident: &Incident) -> Result<Value, ApiError> {
+    let mut json = incident_json(incident);
+    let query = AlertQuery {
+        filter: Filter::Compare {
+            field: AlertField::IncidentId,
+            op: Comparison::Eq,
+            value: QueryValue::Int(incident.id.get()),
+        },
+        top: EXPANDED_ALERTS,
+        ..AlertQuery::default()
+    };
+    let alerts = state.store.query_alerts(&query).await?;
+    let alerts: Vec<Value> = alerts
+        .items
+        .iter()
+        .filter(|a| alert_visible(&principal.scope, &a.alert))
+        .map(|a| Value::Object(alert_json(a)))
+        .collect();
+    json.insert("alerts".into(), Value::Array(alerts));
+    Ok(Value::Object(json))
+}
+
 async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    Query(query): Query<ListQuery>,
+    Query(options): Query<ListOptions>,
 ) -> Result<Json<Value>, ApiError> {
-    let top = page_size(query.top.as_deref(), MAX_TOP, MAX_TOP, true)?;
-    let after = decode_skiptoken(query.skiptoken.as_deref())?;
-    let select = selection(query.select.as_deref(), &Map::new(), INCIDENT_PROPERTIES)?;
-    let page = state.store.list_incidents(&PageRequest { limit: top, after }).await?;
-    let next = (page.len() == top as usize).then(|| {
-        let last = &page[page.len() - 1];
-        let at = last.last_activity_date_time.unwrap_or(last.created_date_time).micros();
-        next_link(&base_url(&state, &headers), PATH, &query, top, (at, last.id.get()))
-    });
-    let items: Vec<Value> = page
-        .iter()
-        .filter(|i| principal.scope.allows(i))
-        .map(|i| Value::Object(project(incident_json(i), select.as_deref())))
-        .collect();
-    Ok(Json(collection(&base_url(&state, &headers), "security/incidents", items, next)))
+    let request = list_request::<IncidentField>(&options, LIMITS, INCIDENT_PROPERTIES, &["alerts"])?;
+    let query = scoped(request.query, &principal);
+    let page = state.store.query_incidents(&query).await?;
+    let count = if request.count { Some(state.store.count_incidents(&query).await?) } else { None };
+    let base = base_url(&state, &headers);
+    let next =
+        page.next.as_ref().map(|cursor| next_link(&base, PATH, &options, query.top, &token::encode(&query, cursor)));
+    let expand = request.expand.iter().any(|e| e == "alerts");
+    let mut items = Vec::with_capacity(page.items.len());
+    for incident in page.items.iter().filter(|i| principal.scope.allows(i)) {
+        let item = if expand {
+            with_alerts(&state, &principal, incident).await?
+        } else {
+            Value::Object(incident_json(incident))
+        };
+        items.push(select(item, request.select.as_deref()));
+    }
+    Ok(Json(collection(&base, "security/incidents", items, count, next)))
+}
+
+/// Keeps the `$select`ed properties (and an expansion, which `$select` does not name).
+fn select(item: Value, names: Option<&[String]>) -> Value {
+    let Value::Object(mut map) = item else { return item };
+    let alerts = map.remove("alerts");
+    let mut map = project(map, names);
+    if let Some(alerts) = alerts {
+        map.insert("alerts".into(), alerts);
+    }
+    Value::Object(map)
+}
+
+/// `GET /incidents/$count`: how many incidents the filter and search select, as plain text.
+async fn count(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(options): Query<ListOptions>,
+) -> Result<Response, ApiError> {
+    let query = scoped(selection::<IncidentField>(&options)?, &principal);
+    let n = state.store.count_incidents(&query).await?;
+    Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], n.to_string()).into_response())
+}
+
+/// The incident a path names, if the caller may see it.
+async fn visible_incident(state: &AppState, principal: &Principal, id: &str) -> Result<Incident, ApiError> {
+    let missing = || ApiError::new(ErrorCode::ItemNotFound, format!("No incident with id '{id}'."));
+    let id: IncidentId = id.parse().map_err(|_| missing())?;
+    // Outside the caller's device groups is the same as not there.
+    state.store.incident(id).await?.filter(|i| principal.scope.allows(i)).ok_or_else(missing)
 }
 
 async fn get_one(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
+    Query(options): Query<ListOptions>,
 ) -> Result<Json<Value>, ApiError> {
-    let missing = || ApiError::new(ErrorCode::ItemNotFound, format!("No incident with id '{id}'."));
-    let id: IncidentId = id.parse().map_err(|_| missing())?;
-    // Outside the caller's device groups is the same as not there.
-    let incident = state.store.incident(id).await?.filter(|i| principal.scope.allows(i)).ok_or_else(missing)?;
-    Ok(Json(Value::Object(incident_json(&incident))))
+    // Only `$select` and `$expand` apply to one incident.
+    let request = list_request::<IncidentField>(
+        &ListOptions { select: options.select, expand: options.expand, ..ListOptions::default() },
+        LIMITS,
+        INCIDENT_PROPERTIES,
+        &["alerts"],
+    )?;
+    let incident = visible_incident(&state, &principal, &id).await?;
+    let item = if request.expand.iter().any(|e| e == "alerts") {
+        with_alerts(&state, &principal, &incident).await?
+    } else {
+        Value::Object(incident_json(&incident))
+    };
+    Ok(Json(select(item, request.select.as_deref())))
+}
+
+/// `GET /incidents/{id}/alerts`: the incident's alerts, with the alert list's options.
+async fn alerts_of(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(options): Query<ListOptions>,
+) -> Result<Json<Value>, ApiError> {
+    let incident = visible_incident(&state, &principal, &id).await?;
+    let path = format!("{PATH}/{}/alerts", incident.id);
+    super::alerts::list_page(&state, &principal, &headers, &options, &path, Some(incident.id)).await.map(Json)
 }

@@ -11,6 +11,7 @@ mod alerts;
 mod health;
 mod incidents;
 mod paging;
+mod query;
 
 pub(crate) fn routes() -> Routes {
     Routes::new().merge(health::routes()).merge(admin::routes()).merge(alerts::routes()).merge(incidents::routes())

@@ -1,24 +1,14 @@
-//! The Graph collection envelope for the read endpoints: `$top`, `$select`, and next links that
-//! carry a keyset `$skiptoken`, so reading a million records is linear and stable while alerts
-//! keep arriving. (The queue's full OData — `$filter`, `$orderby`, `$count` — builds on this.)
+//! The Graph collection envelope for the read endpoints: `$top`, `$select`, `@odata.count`, and
+//! absolute next links that repeat the request and carry a keyset `$skiptoken` (see
+//! [`super::query::token`]), so reading a million records is linear and stable while alerts keep
+//! arriving.
 
 use axum::http::HeaderMap;
-use base64::Engine as _;
 use serde_json::{Map, Value};
 
+use super::query::ListOptions;
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
-
-/// The query options these endpoints read.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct ListQuery {
-    #[serde(rename = "$top")]
-    pub top: Option<String>,
-    #[serde(rename = "$select")]
-    pub select: Option<String>,
-    #[serde(rename = "$skiptoken")]
-    pub skiptoken: Option<String>,
-}
 
 /// `$top` as a page size: refused above `max` when `strict` (incidents, as Graph does), clamped
 /// otherwise (alerts).
@@ -45,40 +35,6 @@ pub fn page_size(top: Option<&str>, default: u32, max: u32, strict: bool) -> Res
     Ok(value.max(1) as u32)
 }
 
-/// Reads a `$skiptoken`: the keyset position (activity µs, tie-break) a next link continues after.
-pub fn decode_skiptoken(token: Option<&str>) -> Result<Option<(i64, i64)>, ApiError> {
-    let Some(token) = token else { return Ok(None) };
-    let invalid = || ApiError::new(ErrorCode::InvalidRequest, "The $skiptoken is not one this server issued.");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let (at, id) = text.split_once('|').ok_or_else(invalid)?;
-    Ok(Some((at.parse().map_err(|_| invalid())?, id.parse().map_err(|_| invalid())?)))
-}
-
-pub fn encode_skiptoken(at: i64, id: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{at}|{id}"))
-}
-
-/// The `$select` property list, checked against the resource's properties.
-pub fn selection(
-    select: Option<&str>,
-    sample: &Map<String, Value>,
-    known: &[&str],
-) -> Result<Option<Vec<String>>, ApiError> {
-    let Some(select) = select.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(None) };
-    let mut out = Vec::new();
-    for name in select.split(',').map(str::trim) {
-        if !(known.contains(&name) || sample.contains_key(name)) {
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("Could not find a property named '{name}' to select."),
-            ));
-        }
-        out.push(name.to_owned());
-    }
-    Ok(Some(out))
-}
-
 /// Keeps only the selected properties (and `id`, as Graph does).
 pub fn project(mut item: Map<String, Value>, select: Option<&[String]>) -> Map<String, Value> {
     if let Some(names) = select {
@@ -96,27 +52,41 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// A next link: the same request, continued after `position`.
-pub fn next_link(base: &str, path: &str, query: &ListQuery, top: u32, position: (i64, i64)) -> String {
+/// A next link: the same request (without `$skip`, which the token already accounts for),
+/// continued at `token`.
+pub fn next_link(base: &str, path: &str, options: &ListOptions, top: u32, token: &str) -> String {
     let mut params = form_urlencoded::Serializer::new(String::new());
-    params.append_pair("$top", &top.to_string());
-    if let Some(select) = &query.select {
-        params.append_pair("$select", select);
+    let kept = [
+        ("$filter", &options.filter),
+        ("$orderby", &options.orderby),
+        ("$search", &options.search),
+        ("$select", &options.select),
+        ("$expand", &options.expand),
+        ("$count", &options.count),
+    ];
+    for (name, value) in kept {
+        if let Some(value) = value {
+            params.append_pair(name, value);
+        }
     }
-    params.append_pair("$skiptoken", &encode_skiptoken(position.0, position.1));
+    params.append_pair("$top", &top.to_string());
+    params.append_pair("$skiptoken", token);
     format!("{base}{path}?{}", params.finish())
 }
 
-/// The Graph collection envelope: `@odata.context` for `entity_set`, the items, and a next link.
-pub fn collection(base: &str, entity_set: &str, items: Vec<Value>, next: Option<String>) -> Value {
-    let mut body = serde_json::json!({
-        "@odata.context": format!("{base}/v1.0/$metadata#{entity_set}"),
-        "value": items,
-    });
-    if let Some(next) = next {
-        body["@odata.nextLink"] = Value::String(next);
+/// The Graph collection envelope: `@odata.context` for `entity_set`, `@odata.count` when asked
+/// for, the items, and a next link.
+pub fn collection(base: &str, entity_set: &str, items: Vec<Value>, count: Option<u64>, next: Option<String>) -> Value {
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), Value::String(format!("{base}/v1.0/$metadata#{entity_set}")));
+    if let Some(count) = count {
+        body.insert("@odata.count".into(), Value::from(count));
     }
-    body
+    if let Some(next) = next {
+        body.insert("@odata.nextLink".into(), Value::String(next));
+    }
+    body.insert("value".into(), Value::Array(items));
+    Value::Object(body)
 }
 
 #[cfg(test)]
@@ -134,10 +104,17 @@ mod tests {
     }
 
     #[test]
-    fn skiptokens_round_trip_and_refuse_forgeries() {
-        let token = encode_skiptoken(1_700_000_000_000_000, 42);
-        assert_eq!(decode_skiptoken(Some(&token)).unwrap(), Some((1_700_000_000_000_000, 42)));
-        assert!(decode_skiptoken(Some("!!")).is_err());
-        assert!(decode_skiptoken(Some("bm9waXBl")).is_err());
+    fn next_links_keep_the_request_and_drop_skip() {
+        let options = ListOptions {
+            filter: Some("status eq 'active'".into()),
+            skip: Some("5".into()),
+            count: Some("true".into()),
+            ..ListOptions::default()
+        };
+        let link = next_link("http://h", "/v1.0/security/incidents", &options, 10, "abc");
+        assert_eq!(
+            link,
+            "http://h/v1.0/security/incidents?%24filter=status+eq+%27active%27&%24count=true&%24top=10&%24skiptoken=abc"
+        );
     }
 }

@@ -61,6 +61,10 @@ pub enum IncidentField {
     LastActivityDateTime,
     AlertCount,
     ActiveAlertCount,
+    /// How many service sources (detection products) the incident's alerts come from.
+    ServiceSourceCount,
+    /// How many categories (tactics) its alerts carry.
+    CategoryCount,
     RedirectIncidentId,
 }
 
@@ -82,6 +86,8 @@ impl QueryField for IncidentField {
             Self::LastActivityDateTime => plain("last_activity_at", false),
             Self::AlertCount => plain("alert_count", false),
             Self::ActiveAlertCount => plain("active_alert_count", false),
+            Self::ServiceSourceCount => plain("service_source_count", false),
+            Self::CategoryCount => plain("category_count", false),
             Self::RedirectIncidentId => plain("redirect_incident_id", true),
         }
     }

@@ -45,6 +45,9 @@ pub enum FacetValues {
     In(Vec<String>),
     /// A value other than these.
     NotIn(Vec<String>),
+    /// One of these values, compared ASCII case-insensitively (given lower-cased): device-group
+    /// scopes, whose names are matched however they were typed.
+    InAnyCase(Vec<String>),
 }
 
 /// A predicate over one resource. Every node is two-valued (true or false, never unknown), so

@@ -153,11 +153,18 @@ fn filter_sql<F: QueryField>(b: &mut Builder, table: &Table, filter: &Filter<F>)
 
 fn facet_sql(b: &mut Builder, table: &Table, facet: Facet, values: &FacetValues) -> String {
     let Some((facets, key)) = table.facets else { return "1 = 0".into() };
+    if let FacetValues::In(list) | FacetValues::InAnyCase(list) = values {
+        if list.is_empty() {
+            return "1 = 0".into();
+        }
+    }
     let name = b.bind(Value::Text(facet.name().to_owned()));
     let condition = match values {
         FacetValues::Any => String::new(),
-        FacetValues::In(list) if list.is_empty() => return "1 = 0".into(),
         FacetValues::In(list) => format!(" AND f.value IN ({})", b.bind_all(list.iter().cloned().map(Value::Text))),
+        FacetValues::InAnyCase(list) => {
+            format!(" AND lower(f.value) IN ({})", b.bind_all(list.iter().map(|v| Value::Text(v.to_ascii_lowercase()))))
+        }
         FacetValues::NotIn(list) if list.is_empty() => String::new(),
         FacetValues::NotIn(list) => {
             format!(" AND f.value NOT IN ({})", b.bind_all(list.iter().cloned().map(Value::Text)))
