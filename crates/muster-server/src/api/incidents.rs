@@ -2,6 +2,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use muster_core::store::PageRequest;
 use muster_core::{Incident, IncidentId};
@@ -94,10 +95,12 @@ async fn get_one(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let missing = || ApiError::new(ErrorCode::ItemNotFound, format!("No incident with id '{id}'."));
     let id: IncidentId = id.parse().map_err(|_| missing())?;
     // Outside the caller's device groups is the same as not there.
     let incident = state.store.incident(id).await?.filter(|i| principal.scope.allows(i)).ok_or_else(missing)?;
-    Ok(Json(Value::Object(incident_json(&incident))))
+    let mut response = Json(Value::Object(incident_json(&incident))).into_response();
+    response.headers_mut().insert(axum::http::header::ETAG, super::manage::etag(&incident));
+    Ok(response)
 }

@@ -10,10 +10,16 @@ mod admin;
 mod alerts;
 mod health;
 mod incidents;
+mod manage;
 mod paging;
 
 pub(crate) fn routes() -> Routes {
-    Routes::new().merge(health::routes()).merge(admin::routes()).merge(alerts::routes()).merge(incidents::routes())
+    Routes::new()
+        .merge(health::routes())
+        .merge(admin::routes())
+        .merge(alerts::routes())
+        .merge(incidents::routes())
+        .merge(manage::routes())
 }
 
 pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {

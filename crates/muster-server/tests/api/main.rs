@@ -31,3 +31,4 @@ mod errors;
 mod health;
 mod helpers;
 mod ingest;
+mod manage;
