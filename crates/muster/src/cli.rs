@@ -46,6 +46,9 @@ pub enum Command {
     Tokens(TokensCommand),
     /// Send Graph alerts from files (JSON array or NDJSON) to a running server
     Ingest(IngestArgs),
+    /// Show and update incidents on a running server
+    #[command(subcommand)]
+    Incidents(IncidentsCommand),
     /// Write a simulated alert stream (NDJSON) with its ground truth (CSV)
     Simulate(SimulateArgs),
     /// Benchmarks over fixed, seeded workloads
@@ -196,6 +199,82 @@ pub struct SimulateArgs {
     pub truth: Option<PathBuf>,
 }
 
+/// Where the running server is, and the token to reach it with.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The running server's URL
+    #[arg(long, env = "MUSTER_URL", value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+
+    /// An API token (`muster tokens create ...`): read for `show`, analyst or admin for
+    /// `update`; prefer MUSTER_TOKEN, which other users cannot see in the process list
+    #[arg(long, env = "MUSTER_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<Secret>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// An incident's details, its latest comments and history
+    Show(IncidentShowArgs),
+    /// Change an incident: status, classification, assignee, tags, name, severity, comment
+    Update(Box<IncidentUpdateArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentShowArgs {
+    /// The incident's id
+    pub id: String,
+    /// Print the incident as the API returns it (Graph JSON)
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentUpdateArgs {
+    /// The incident's id
+    pub id: String,
+    /// active, inProgress, awaitingAction or resolved (resolving resolves its alerts)
+    #[arg(long)]
+    pub status: Option<String>,
+    /// unknown, truePositive, informationalExpectedActivity or falsePositive
+    #[arg(long)]
+    pub classification: Option<String>,
+    /// A determination that fits the classification (e.g. malware, phishing, notMalicious)
+    #[arg(long)]
+    pub determination: Option<String>,
+    /// Assign to a login, an address or a group (its alerts follow)
+    #[arg(long, value_name = "WHO", conflicts_with = "unassign")]
+    pub assign: Option<String>,
+    /// Remove the assignee
+    #[arg(long)]
+    pub unassign: bool,
+    /// Add a tag (repeatable)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Remove a tag (repeatable)
+    #[arg(long = "untag", value_name = "TAG")]
+    pub untags: Vec<String>,
+    /// Rename the incident (an empty name gives the generated one back)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// informational, low, medium or high (overrides the roll-up; "auto" gives it back)
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// The note recorded with a resolution
+    #[arg(long, value_name = "TEXT")]
+    pub resolving_comment: Option<String>,
+    /// A comment added to the incident's log
+    #[arg(long, value_name = "TEXT")]
+    pub comment: Option<String>,
+    /// Print the updated incident as Graph JSON
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct HealthcheckArgs {
     /// The server's listen address, as given to `serve` [default: 127.0.0.1:8080]
@@ -324,6 +403,7 @@ impl Cli {
             | Command::Users(_)
             | Command::Tokens(_)
             | Command::Ingest(_)
+            | Command::Incidents(_)
             | Command::Simulate(_)
             | Command::Bench(_) => {}
         }

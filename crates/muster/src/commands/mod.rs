@@ -4,6 +4,7 @@ mod bench;
 mod default_config;
 mod demo;
 mod healthcheck;
+mod incidents;
 mod ingest;
 mod migrate;
 mod operator;
@@ -59,6 +60,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => {
             init_logging(LevelFilter::WARN);
             ingest::run(args).await
+        }
+        Command::Incidents(command) => {
+            init_logging(LevelFilter::WARN);
+            incidents::run(command).await
         }
         Command::Simulate(args) => simulate::run(&args),
         Command::Bench(BenchCommand::Ingest(args)) => {
