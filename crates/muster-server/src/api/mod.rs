@@ -8,6 +8,7 @@ use crate::error::{ApiError, ErrorCode};
 
 mod admin;
 mod alerts;
+mod entities;
 mod health;
 mod incidents;
 mod manage;
@@ -20,6 +21,7 @@ pub(crate) fn routes() -> Routes {
         .merge(alerts::routes())
         .merge(incidents::routes())
         .merge(manage::routes())
+        .merge(entities::routes())
 }
 
 pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
