@@ -61,6 +61,26 @@ pub enum BenchCommand {
     /// Simulated alerts through the correlation engine and the store (a temporary SQLite file
     /// unless --database is given): alerts/s, peak memory, grouping precision and recall
     Ingest(BenchIngestArgs),
+    /// A seeded queue of incidents written to the store (a temporary SQLite file unless --database
+    /// is given; a database a previous run loaded is reused), then the first page of analysts'
+    /// views timed over HTTP: p50 and p99 per view
+    Queue(BenchQueueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchQueueArgs {
+    /// How many incidents
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub incidents: u64,
+    /// Alerts per incident, on average
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub alerts_per_incident: u64,
+    /// The generator's seed
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Timed requests per view
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(10..))]
+    pub samples: u32,
 }
 
 #[derive(Debug, Args)]

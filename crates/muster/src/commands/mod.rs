@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` resolves the settings and dispatches.
 
 mod bench;
+mod bench_queue;
 mod default_config;
 mod demo;
 mod healthcheck;
@@ -69,6 +70,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Ingest(args)) => {
             init_logging(LevelFilter::WARN);
             bench::run(database, settings()?.correlation, args).await
+        }
+        Command::Bench(BenchCommand::Queue(args)) => {
+            init_logging(LevelFilter::WARN);
+            bench_queue::run(database, args).await
         }
     }
 }
