@@ -12,6 +12,7 @@ mod entities;
 mod health;
 mod incidents;
 mod manage;
+pub mod openapi;
 mod paging;
 
 pub(crate) fn routes() -> Routes {
@@ -22,6 +23,7 @@ pub(crate) fn routes() -> Routes {
         .merge(incidents::routes())
         .merge(manage::routes())
         .merge(entities::routes())
+        .merge(openapi::routes())
 }
 
 pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {

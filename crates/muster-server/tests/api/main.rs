@@ -33,3 +33,4 @@ mod health;
 mod helpers;
 mod ingest;
 mod manage;
+mod openapi;
