@@ -234,10 +234,48 @@ pub struct ServerArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum IncidentsCommand {
+    /// The queue: incidents newest activity first, filtered, as a table or JSON
+    List(Box<IncidentListArgs>),
     /// An incident's details, its latest comments and history
     Show(IncidentShowArgs),
     /// Change an incident: status, classification, assignee, tags, name, severity, comment
     Update(Box<IncidentUpdateArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentListArgs {
+    /// Only these statuses (repeatable): active, inProgress, awaitingAction, resolved
+    #[arg(long, value_name = "STATUS")]
+    pub status: Vec<String>,
+    /// Only these severities (repeatable): informational, low, medium, high
+    #[arg(long, value_name = "SEVERITY")]
+    pub severity: Vec<String>,
+    /// Only incidents assigned to this login or address; `none` for unassigned
+    #[arg(long, value_name = "WHO")]
+    pub assigned_to: Option<String>,
+    /// Only incidents carrying this tag (repeatable: all of them)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Only incidents with activity in the last N days
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: Option<u32>,
+    /// Free text: name, id and impacted asset names
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// An OData $filter, combined with the flags above by `and`
+    #[arg(long, value_name = "ODATA")]
+    pub filter: Option<String>,
+    /// An OData $orderby, e.g. "severity desc"
+    #[arg(long, value_name = "ODATA")]
+    pub orderby: Option<String>,
+    /// How many incidents (at most 50 a page; more are fetched page by page)
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub top: u32,
+    /// Print the incidents as Graph JSON (an array)
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 #[derive(Debug, Args)]

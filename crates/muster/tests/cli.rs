@@ -718,6 +718,15 @@ fn incidents_show_and_update_through_a_running_server() {
         run(muster().env("MUSTER_URL", &url).env("MUSTER_TOKEN", token).arg("incidents").args(args))
     };
 
+    let output = incidents(&viewer, &["list", "--top", "60"]);
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}{}", stderr(&output));
+    assert!(out.starts_with("     ID  SEVERITY"), "{out}");
+    assert!(out.trim_end().ends_with("60 incident(s)"), "pages are followed past 50: {out}");
+    let output = incidents(&viewer, &["list", "--top", "3", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(3));
+
     let output = incidents(&analyst, &["show", "1"]);
     let out = stdout(&output);
     assert!(output.status.success(), "{out}{}", stderr(&output));

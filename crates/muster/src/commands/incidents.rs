@@ -11,13 +11,14 @@ use anyhow::{bail, Context};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 
-use crate::cli::{IncidentShowArgs, IncidentUpdateArgs, IncidentsCommand, ServerArgs};
+use crate::cli::{IncidentListArgs, IncidentShowArgs, IncidentUpdateArgs, IncidentsCommand, ServerArgs};
 
 /// Comments and history entries `show` lists.
 const LISTED: usize = 5;
 
 pub async fn run(command: IncidentsCommand) -> anyhow::Result<()> {
     match command {
+        IncidentsCommand::List(args) => list_incidents(*args).await,
         IncidentsCommand::Show(args) => show(args).await,
         IncidentsCommand::Update(args) => update(*args).await,
     }
@@ -76,6 +77,100 @@ fn refusal(status: StatusCode, body: &Value) -> String {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         _ => format!("the server answered {status}"),
     }
+}
+
+/// An OData string literal: quotes doubled.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The flags as one OData `$filter` (`None` when nothing filters).
+fn list_filter(args: &IncidentListArgs, now: std::time::SystemTime) -> Option<String> {
+    let mut clauses = Vec::new();
+    let any_of = |name: &str, values: &[String]| {
+        let items: Vec<String> = values.iter().map(|v| literal(v)).collect();
+        format!("{name} in ({})", items.join(", "))
+    };
+    if !args.status.is_empty() {
+        clauses.push(any_of("status", &args.status));
+    }
+    if !args.severity.is_empty() {
+        clauses.push(any_of("severity", &args.severity));
+    }
+    match args.assigned_to.as_deref() {
+        Some(who) if who.eq_ignore_ascii_case("none") => clauses.push("assignedTo eq null".into()),
+        Some(who) => clauses.push(format!("assignedTo eq {}", literal(who))),
+        None => {}
+    }
+    for tag in &args.tags {
+        clauses.push(format!("customTags/any(t: t eq {})", literal(tag)));
+    }
+    if let Some(days) = args.days {
+        let since = now - Duration::from_secs(u64::from(days) * 86_400);
+        let secs = since.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        clauses.push(format!("lastActivityDateTime ge {}", muster_core::Timestamp::from_secs(secs)));
+    }
+    if let Some(filter) = args.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        clauses.push(format!("({filter})"));
+    }
+    (!clauses.is_empty()).then(|| clauses.join(" and "))
+}
+
+async fn list_incidents(args: IncidentListArgs) -> anyhow::Result<()> {
+    let api = Api::new(&args.server)?;
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("$top", &args.top.min(50).to_string());
+    if let Some(filter) = list_filter(&args, std::time::SystemTime::now()) {
+        query.append_pair("$filter", &filter);
+    }
+    if let Some(search) = &args.search {
+        query.append_pair("$search", &format!("\"{}\"", search.replace('"', "")));
+    }
+    if let Some(orderby) = &args.orderby {
+        query.append_pair("$orderby", orderby);
+    }
+    let mut path = format!("/v1.0/security/incidents?{}", query.finish());
+    let mut incidents: Vec<Value> = Vec::new();
+    loop {
+        let page = api.call(Method::GET, &path, None).await?;
+        incidents.extend(page["value"].as_array().cloned().unwrap_or_default());
+        let next = page["@odata.nextLink"].as_str();
+        match next.and_then(|n| n.strip_prefix(&api.base)) {
+            Some(rest) if incidents.len() < args.top as usize => path = rest.to_owned(),
+            _ => break,
+        }
+    }
+    incidents.truncate(args.top as usize);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&incidents)?);
+    } else {
+        print!("{}", table(&incidents));
+    }
+    Ok(())
+}
+
+/// The queue as a terminal table, one incident a line.
+fn table(incidents: &[Value]) -> String {
+    let mut out = format!(
+        "{:>7}  {:<13}  {:<10}  {:>6}  {:<24}  {:<20}  {}\n",
+        "ID", "SEVERITY", "STATUS", "ALERTS", "ASSIGNED TO", "LAST ACTIVITY", "NAME"
+    );
+    for i in incidents {
+        let when = text(i, "lastActivityDateTime");
+        let _ = writeln!(
+            out,
+            "{:>7}  {:<13}  {:<10}  {:>6}  {:<24}  {:<20}  {}",
+            text(i, "id"),
+            text(i, "severity"),
+            text(i, "status"),
+            i["alertCount"].as_u64().unwrap_or(0),
+            text(i, "assignedTo").chars().take(24).collect::<String>(),
+            when.get(..19).unwrap_or(when),
+            text(i, "displayName"),
+        );
+    }
+    let _ = writeln!(out, "{} incident(s)", incidents.len());
+    out
 }
 
 fn incident_path(id: &str) -> anyhow::Result<String> {
@@ -302,6 +397,38 @@ mod tests {
         assert_eq!(body["comment"], "Contained");
         assert_eq!(update_body(&update_args(&["42", "--unassign"])).unwrap()["changes"]["assignedTo"], Value::Null);
         assert!(update_body(&update_args(&["42"])).unwrap_err().to_string().contains("nothing to change"));
+    }
+
+    #[test]
+    fn list_flags_become_one_filter() {
+        let cli = crate::cli::Cli::try_parse_from([
+            "muster",
+            "incidents",
+            "list",
+            "--status",
+            "active",
+            "--status",
+            "inProgress",
+            "--severity",
+            "high",
+            "--assigned-to",
+            "o'brien@example.com",
+            "--tag",
+            "vip",
+            "--days",
+            "7",
+            "--filter",
+            "alertCount gt 3",
+        ])
+        .unwrap();
+        let crate::cli::Command::Incidents(IncidentsCommand::List(args)) = cli.command else { panic!() };
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let filter = list_filter(&args, now).unwrap();
+        assert_eq!(
+            filter,
+            "status in ('active', 'inProgress') and severity in ('high') and assignedTo eq 'o''brien@example.com' \
+             and customTags/any(t: t eq 'vip') and lastActivityDateTime ge 2027-01-08T08:00:00Z and (alertCount gt 3)"
+        );
     }
 
     #[test]
