@@ -141,6 +141,37 @@ pub fn normalise_ip(raw: &str) -> Option<String> {
     Some(ip.to_string())
 }
 
+/// The key a person's search for an entity means, normalised as evidence is: `WS-01.contoso.com`
+/// finds device `ws-01`, `CONTOSO\alice` finds user `alice@contoso`, a bare hash its algorithm by
+/// length. `None` when the text cannot be one of that kind.
+pub fn search_key(kind: EntityKind, raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    match kind {
+        EntityKind::Device => normalise_host(raw),
+        EntityKind::User => normalise_account(raw, None),
+        EntityKind::Mailbox => normalise_email(raw),
+        EntityKind::Ip => normalise_ip(raw),
+        EntityKind::Url => normalise_url(raw),
+        EntityKind::Domain => normalise_domain(raw),
+        EntityKind::File => {
+            let lower = raw.to_lowercase();
+            if lower.contains(':') {
+                return Some(lower);
+            }
+            let algo = match lower.len() {
+                64 => "sha256",
+                40 => "sha1",
+                32 => "md5",
+                _ => return None,
+            };
+            lower.bytes().all(|b| b.is_ascii_hexdigit()).then(|| format!("{algo}:{lower}"))
+        }
+        EntityKind::Process | EntityKind::CloudApp | EntityKind::MailMessage => {
+            (!raw.is_empty()).then(|| raw.to_lowercase())
+        }
+    }
+}
+
 /// A host name, short and lower case: `WS-01.contoso.com` → `ws-01`. IP-like names stay whole.
 pub fn normalise_host(raw: &str) -> Option<String> {
     let trimmed = raw.trim().trim_end_matches('.');
@@ -359,6 +390,18 @@ pub fn entity_keys(alert: &Alert) -> Vec<EntityKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn searches_normalise_as_evidence_does() {
+        assert_eq!(search_key(EntityKind::Device, "WS-01.contoso.com").as_deref(), Some("ws-01"));
+        assert_eq!(search_key(EntityKind::User, "CONTOSO\\Alice").as_deref(), Some("alice@contoso"));
+        assert_eq!(search_key(EntityKind::Mailbox, "Bob@Contoso.com").as_deref(), Some("bob@contoso.com"));
+        assert_eq!(search_key(EntityKind::Ip, " 203.0.113.7 ").as_deref(), Some("203.0.113.7"));
+        let sha1 = "A94A8FE5CCB19BA61C4C0873D391E987982FBBD3";
+        assert_eq!(search_key(EntityKind::File, sha1), Some(format!("sha1:{}", sha1.to_lowercase())));
+        assert_eq!(search_key(EntityKind::File, "not-a-hash"), None);
+        assert_eq!(search_key(EntityKind::Ip, "nope"), None);
+    }
 
     #[test]
     fn accounts_meet_across_domain_forms() {

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod incident;
 pub mod ingest;
 pub mod json;
+pub mod manage;
 pub mod naming;
 pub mod rollup;
 pub mod source;

@@ -23,6 +23,7 @@ mod headers;
 mod middleware;
 mod web;
 
+pub use api::openapi::undocumented as undocumented_routes;
 pub use auth::{Access, RouteSpec};
 pub use config::{ServerConfig, DEFAULT_BODY_LIMIT_BYTES, DEFAULT_LISTEN, DEFAULT_REQUEST_TIMEOUT_SECS};
 pub use error::{ApiError, ErrorCode, ErrorDetail, RequestIds};

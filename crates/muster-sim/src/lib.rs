@@ -23,6 +23,7 @@
 mod attack;
 mod event;
 mod noise;
+pub mod queue;
 mod render;
 mod rng;
 pub mod score;

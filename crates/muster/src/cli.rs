@@ -46,6 +46,9 @@ pub enum Command {
     Tokens(TokensCommand),
     /// Send Graph alerts from files (JSON array or NDJSON) to a running server
     Ingest(IngestArgs),
+    /// Show and update incidents on a running server
+    #[command(subcommand)]
+    Incidents(IncidentsCommand),
     /// Write a simulated alert stream (NDJSON) with its ground truth (CSV)
     Simulate(SimulateArgs),
     /// Benchmarks over fixed, seeded workloads
@@ -58,6 +61,26 @@ pub enum BenchCommand {
     /// Simulated alerts through the correlation engine and the store (a temporary SQLite file
     /// unless --database is given): alerts/s, peak memory, grouping precision and recall
     Ingest(BenchIngestArgs),
+    /// A seeded queue of incidents written to the store (a temporary SQLite file unless --database
+    /// is given; a database a previous run loaded is reused), then the first page of analysts'
+    /// views timed over HTTP: p50 and p99 per view
+    Queue(BenchQueueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchQueueArgs {
+    /// How many incidents
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub incidents: u64,
+    /// Alerts per incident, on average
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub alerts_per_incident: u64,
+    /// The generator's seed
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Timed requests per view
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(10..))]
+    pub samples: u32,
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +219,120 @@ pub struct SimulateArgs {
     pub truth: Option<PathBuf>,
 }
 
+/// Where the running server is, and the token to reach it with.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The running server's URL
+    #[arg(long, env = "MUSTER_URL", value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+
+    /// An API token (`muster tokens create ...`): read for `show`, analyst or admin for
+    /// `update`; prefer MUSTER_TOKEN, which other users cannot see in the process list
+    #[arg(long, env = "MUSTER_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<Secret>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// The queue: incidents newest activity first, filtered, as a table or JSON
+    List(Box<IncidentListArgs>),
+    /// An incident's details, its latest comments and history
+    Show(IncidentShowArgs),
+    /// Change an incident: status, classification, assignee, tags, name, severity, comment
+    Update(Box<IncidentUpdateArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentListArgs {
+    /// Only these statuses (repeatable): active, inProgress, awaitingAction, resolved
+    #[arg(long, value_name = "STATUS")]
+    pub status: Vec<String>,
+    /// Only these severities (repeatable): informational, low, medium, high
+    #[arg(long, value_name = "SEVERITY")]
+    pub severity: Vec<String>,
+    /// Only incidents assigned to this login or address; `none` for unassigned
+    #[arg(long, value_name = "WHO")]
+    pub assigned_to: Option<String>,
+    /// Only incidents carrying this tag (repeatable: all of them)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Only incidents with activity in the last N days
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: Option<u32>,
+    /// Free text: name, id and impacted asset names
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// An OData $filter, combined with the flags above by `and`
+    #[arg(long, value_name = "ODATA")]
+    pub filter: Option<String>,
+    /// An OData $orderby, e.g. "severity desc"
+    #[arg(long, value_name = "ODATA")]
+    pub orderby: Option<String>,
+    /// How many incidents (at most 50 a page; more are fetched page by page)
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub top: u32,
+    /// Print the incidents as Graph JSON (an array)
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentShowArgs {
+    /// The incident's id
+    pub id: String,
+    /// Print the incident as the API returns it (Graph JSON)
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentUpdateArgs {
+    /// The incident's id
+    pub id: String,
+    /// active, inProgress, awaitingAction or resolved (resolving resolves its alerts)
+    #[arg(long)]
+    pub status: Option<String>,
+    /// unknown, truePositive, informationalExpectedActivity or falsePositive
+    #[arg(long)]
+    pub classification: Option<String>,
+    /// A determination that fits the classification (e.g. malware, phishing, notMalicious)
+    #[arg(long)]
+    pub determination: Option<String>,
+    /// Assign to a login, an address or a group (its alerts follow)
+    #[arg(long, value_name = "WHO", conflicts_with = "unassign")]
+    pub assign: Option<String>,
+    /// Remove the assignee
+    #[arg(long)]
+    pub unassign: bool,
+    /// Add a tag (repeatable)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Remove a tag (repeatable)
+    #[arg(long = "untag", value_name = "TAG")]
+    pub untags: Vec<String>,
+    /// Rename the incident (an empty name gives the generated one back)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// informational, low, medium or high (overrides the roll-up; "auto" gives it back)
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// The note recorded with a resolution
+    #[arg(long, value_name = "TEXT")]
+    pub resolving_comment: Option<String>,
+    /// A comment added to the incident's log
+    #[arg(long, value_name = "TEXT")]
+    pub comment: Option<String>,
+    /// Print the updated incident as Graph JSON
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct HealthcheckArgs {
     /// The server's listen address, as given to `serve` [default: 127.0.0.1:8080]
@@ -324,6 +461,7 @@ impl Cli {
             | Command::Users(_)
             | Command::Tokens(_)
             | Command::Ingest(_)
+            | Command::Incidents(_)
             | Command::Simulate(_)
             | Command::Bench(_) => {}
         }

@@ -703,3 +703,75 @@ fn serve_demo_loads_a_queue_once() {
     assert!(stopped.stderr.contains("holds incidents already"), "{}", stopped.stderr);
     assert_eq!(stored_alerts(&database), alerts);
 }
+
+#[test]
+fn incidents_show_and_update_through_a_running_server() {
+    let dir = TempDir::new().unwrap();
+    let database = dir.path().join("muster.db");
+    let server = Server::start_with(&database, &["--demo"], &[]);
+    let analyst =
+        last_line(&ok(&sqlite_url(&database), &["tokens", "create", "--role", "analyst", "--name", "cli"])).to_owned();
+    let viewer =
+        last_line(&ok(&sqlite_url(&database), &["tokens", "create", "--role", "viewer", "--name", "v"])).to_owned();
+    let url = format!("http://{}", server.address);
+    let incidents = |token: &str, args: &[&str]| {
+        run(muster().env("MUSTER_URL", &url).env("MUSTER_TOKEN", token).arg("incidents").args(args))
+    };
+
+    let output = incidents(&viewer, &["list", "--top", "60"]);
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}{}", stderr(&output));
+    assert!(out.starts_with("     ID  SEVERITY"), "{out}");
+    assert!(out.trim_end().ends_with("60 incident(s)"), "pages are followed past 50: {out}");
+    let output = incidents(&viewer, &["list", "--top", "3", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(3));
+
+    let output = incidents(&analyst, &["show", "1"]);
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}{}", stderr(&output));
+    assert!(out.starts_with("Incident 1: "), "{out}");
+    assert!(out.contains("Status          active") || out.contains("Status "), "{out}");
+
+    let output = incidents(
+        &analyst,
+        &[
+            "update",
+            "1",
+            "--status",
+            "resolved",
+            "--classification",
+            "truePositive",
+            "--determination",
+            "malware",
+            "--assign",
+            "alice@example.com",
+            "--tag",
+            "ransomware",
+            "--comment",
+            "Contained on the host",
+        ],
+    );
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}{}", stderr(&output));
+    assert!(out.contains("Status          resolved"), "{out}");
+    assert!(out.contains("truePositive / malware"), "{out}");
+    assert!(out.contains("alice@example.com"), "{out}");
+    assert!(out.contains("ransomware"), "{out}");
+    assert!(out.contains("Contained on the host"), "{out}");
+
+    let output = incidents(&analyst, &["show", "1", "--json"]);
+    let incident: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(incident["status"], "resolved");
+    assert_eq!(incident["activeAlertCount"], 0, "resolving resolved its alerts");
+
+    // Refusals are the server's reason, on one line; a viewer may look but not change.
+    let output =
+        incidents(&analyst, &["update", "1", "--classification", "falsePositive", "--determination", "malware"]);
+    let reason = assert_one_line_failure(&output, "error: invalidRequest: ");
+    assert!(reason.contains("notMalicious"), "{reason}");
+    let output = incidents(&viewer, &["update", "1", "--status", "active"]);
+    assert_one_line_failure(&output, "error: accessDenied");
+    let output = incidents(&analyst, &["show", "999999"]);
+    assert_one_line_failure(&output, "error: itemNotFound");
+}

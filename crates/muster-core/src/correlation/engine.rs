@@ -198,6 +198,15 @@ impl Engine {
         self.incidents.insert(id, facts);
     }
 
+    /// Numbers an incident a person opens (alerts moved to a new incident); it starts empty, and
+    /// [`Self::pin`] fills it.
+    pub fn new_incident_id(&mut self) -> IncidentId {
+        let id = IncidentId::new(self.next_id).unwrap_or_else(|_| unreachable!("ids start at 1"));
+        self.next_id += 1;
+        self.incidents.insert(id, IncidentFacts::default());
+        id
+    }
+
     /// A person moved an alert: it is pinned to `to`, and its keys now point there.
     pub fn pin(&mut self, alert: &AlertFacts, to: IncidentId) {
         let at = alert.at.micros() / 1_000_000;

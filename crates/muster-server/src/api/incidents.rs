@@ -176,7 +176,7 @@ async fn get_one(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     Query(options): Query<ListOptions>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     // Only `$select` and `$expand` apply to one incident.
     let request = list_request::<IncidentField>(
         &ListOptions { select: options.select, expand: options.expand, ..ListOptions::default() },
@@ -190,7 +190,10 @@ async fn get_one(
     } else {
         Value::Object(incident_json(&incident))
     };
-    Ok(Json(select(item, request.select.as_deref())))
+    let mut response = Json(select(item, request.select.as_deref())).into_response();
+    // The version a PATCH with If-Match must name.
+    response.headers_mut().insert(axum::http::header::ETAG, super::manage::etag(&incident));
+    Ok(response)
 }
 
 /// `GET /incidents/{id}/alerts`: the incident's alerts, with the alert list's options.

@@ -8,13 +8,23 @@ use crate::error::{ApiError, ErrorCode};
 
 mod admin;
 mod alerts;
+mod entities;
 mod health;
 mod incidents;
+mod manage;
+pub mod openapi;
 mod paging;
 mod query;
 
 pub(crate) fn routes() -> Routes {
-    Routes::new().merge(health::routes()).merge(admin::routes()).merge(alerts::routes()).merge(incidents::routes())
+    Routes::new()
+        .merge(health::routes())
+        .merge(admin::routes())
+        .merge(alerts::routes())
+        .merge(incidents::routes())
+        .merge(manage::routes())
+        .merge(entities::routes())
+        .merge(openapi::routes())
 }
 
 pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use muster_core::correlation::Step;
-use muster_core::enums::{CorrelationReasons, IncidentStatus};
+use muster_core::enums::{AlertStatus, CorrelationReasons, IncidentStatus};
 use muster_core::history::{Actor, HistoryKind, NewHistoryEntry};
 use muster_core::incident::Incident;
 use muster_core::store::columns::AlertColumns;
 use muster_core::store::{BodyCodec, Store, StoreError};
-use muster_core::{IncidentId, Timestamp};
+use muster_core::{Alert, Assessment, IncidentId, Timestamp};
 use serde_json::json;
 
 use super::committer::Batch;
@@ -83,6 +83,21 @@ fn without_holding_up<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
+/// A re-sent alert keeps what people decided on it: a resolved alert stays resolved (correlation
+/// never reopens), and a set assignee, classification or determination stays set.
+fn keep_managed(alert: &mut Alert, before: &Alert) {
+    if before.status == AlertStatus::Resolved {
+        alert.status = AlertStatus::Resolved;
+        alert.resolved_date_time = before.resolved_date_time.or(alert.resolved_date_time);
+    }
+    if before.assigned_to.is_some() {
+        alert.assigned_to = before.assigned_to.clone();
+    }
+    if before.assessment != Assessment::default() {
+        alert.assessment = before.assessment;
+    }
+}
+
 /// The batch, once every incident it touches is in the cache.
 #[allow(clippy::too_many_arguments)] // the one call above, whose values these are
 fn assemble(
@@ -137,10 +152,10 @@ fn assemble(
     for (incoming, decision) in alerts.into_iter().zip(&step.decisions) {
         let Incoming { mut alert, stored: previous, mut row, .. } = *incoming;
         let target = state.engine.resolve(decision.incident);
-        let as_sent = alert.assigned_to.clone();
+        let as_sent = (alert.assigned_to.clone(), alert.status, alert.assessment, alert.resolved_date_time);
         if let Some(before) = &previous {
-            // What people set on the alert stays; the sender's view of it is updated.
-            alert.assigned_to = alert.assigned_to.or_else(|| before.alert.assigned_to.clone());
+            // What people set on the alert stays; the sender's view of the rest is updated.
+            keep_managed(&mut alert, &before.alert);
             let old_home = state.engine.resolve(before.incident_id);
             if let Some(home) = state.incidents.get_mut(old_home) {
                 // Should the old version have held the span's edge, the span stays as wide as it
@@ -168,7 +183,7 @@ fn assemble(
             incident.system_tags.push(RECURRING_TAG.into());
         }
         let pinned = previous.as_ref().is_some_and(|p| p.pinned);
-        if alert.assigned_to != as_sent {
+        if (alert.assigned_to.clone(), alert.status, alert.assessment, alert.resolved_date_time) != as_sent {
             // Placing it changed the alert itself: its body is written again.
             let keys = std::mem::take(&mut row.keys);
             row = AlertColumns::for_alert(&alert, target, pinned, keys)?;

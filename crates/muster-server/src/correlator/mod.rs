@@ -14,6 +14,8 @@
 mod batch;
 mod cache;
 mod committer;
+mod manage;
+pub use manage::{ChangeContext, IncidentEdit, ManageError, Moved, MAX_MERGED_INCIDENTS, MAX_MOVED_ALERTS};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;

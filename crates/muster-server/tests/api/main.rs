@@ -27,8 +27,11 @@ macro_rules! on_both_backends {
 }
 
 mod auth;
+mod entities;
 mod errors;
 mod health;
 mod helpers;
 mod ingest;
+mod manage;
+mod openapi;
 mod queries;

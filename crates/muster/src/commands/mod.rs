@@ -1,9 +1,11 @@
 //! One module per subcommand; `run` resolves the settings and dispatches.
 
 mod bench;
+mod bench_queue;
 mod default_config;
 mod demo;
 mod healthcheck;
+mod incidents;
 mod ingest;
 mod migrate;
 mod operator;
@@ -60,10 +62,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging(LevelFilter::WARN);
             ingest::run(args).await
         }
+        Command::Incidents(command) => {
+            init_logging(LevelFilter::WARN);
+            incidents::run(command).await
+        }
         Command::Simulate(args) => simulate::run(&args),
         Command::Bench(BenchCommand::Ingest(args)) => {
             init_logging(LevelFilter::WARN);
             bench::run(database, settings()?.correlation, args).await
+        }
+        Command::Bench(BenchCommand::Queue(args)) => {
+            init_logging(LevelFilter::WARN);
+            bench_queue::run(database, args).await
         }
     }
 }

@@ -1,0 +1,217 @@
+//! `muster bench queue`: a seeded queue of a million incidents (five million alerts) loaded into a
+//! store, then the first page of a fixed set of analysts' views timed over real HTTP, p50 and p99
+//! each. The load is written straight to storage (correlation would take long to build a queue
+//! this size); a database a previous run loaded is reused.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use muster_core::access::Role;
+use muster_core::store::{EncodedBatch, Store, StoredAlert, WriteBatch};
+use muster_core::time::{Clock, SystemClock};
+use muster_core::Timestamp;
+use muster_server::accounts::{create_token, TokenSpec};
+use muster_server::{AppState, ServerConfig};
+use muster_sim::queue::QueueWorkload;
+use tokio::sync::mpsc;
+
+use crate::cli::BenchQueueArgs;
+use crate::database::Database;
+
+/// Incidents per write.
+const CHUNK: u64 = 2_000;
+/// The workload's clock: its newest incident is this recent.
+const END: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
+
+/// One timed view: a name and the request (path and query) it sends.
+struct View {
+    name: &'static str,
+    path: String,
+}
+
+fn views(workload: &QueueWorkload) -> Vec<View> {
+    let end = workload.end;
+    let days_ago = |d: i64| end.plus_secs(-d * 86_400).to_string();
+    let one = workload.incidents / 2 + 17;
+    vec![
+        View {
+            name: "default (last 30 days, newest first)",
+            path: format!("/v1.0/security/incidents?$top=50&$filter=lastActivityDateTime ge {}", days_ago(30)),
+        },
+        View {
+            name: "assigned to me, active",
+            path:
+                "/v1.0/security/incidents?$top=50&$filter=assignedTo eq 'analyst7@contoso.com' and status eq 'active'"
+                    .into(),
+        },
+        View {
+            name: "high severity, tagged ransomware",
+            path:
+                "/v1.0/security/incidents?$top=50&$filter=severity eq 'high' and customTags/any(t: t eq 'ransomware')"
+                    .into(),
+        },
+        View {
+            name: "multiple service sources, last 7 days",
+            path: format!(
+                "/v1.0/security/incidents?$top=50&$filter=serviceSources/$count gt 1 and lastActivityDateTime ge {}",
+                days_ago(7)
+            ),
+        },
+        View { name: "search by device name", path: "/v1.0/security/incidents?$top=50&$search=\"ws-01234\"".into() },
+        View { name: "sorted by severity", path: "/v1.0/security/incidents?$top=50&$orderby=severity desc".into() },
+        View { name: "one incident with its alerts", path: format!("/v1.0/security/incidents/{one}?$expand=alerts") },
+    ]
+}
+
+pub async fn run(database: Option<String>, args: BenchQueueArgs) -> anyhow::Result<()> {
+    let workload = QueueWorkload {
+        seed: args.seed,
+        incidents: args.incidents,
+        alerts_per_incident: args.alerts_per_incident,
+        end: Timestamp::from_secs(END),
+        days: 180,
+    };
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let url = database.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("queue.db").display()));
+    let db = Database::open(&url).await?;
+    let store = db.store();
+    let held = store.max_incident_id().await?;
+    if held == 0 {
+        load(&store, &workload).await?;
+    } else if held == workload.incidents as i64 {
+        println!("load: reusing the {held} incidents already in the database");
+    } else {
+        bail!(
+            "the database holds {held} incidents, not the workload's {}: give an empty database, or the one a \
+             run with the same --incidents loaded",
+            workload.incidents
+        );
+    }
+    time_views(store, &workload, args.samples).await?;
+    db.close().await;
+    Ok(())
+}
+
+/// Generates the workload on the blocking threads and writes it chunk by chunk, in order.
+async fn load(store: &Arc<dyn Store>, workload: &QueueWorkload) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let progress = ProgressBar::new(workload.incidents);
+    progress.set_style(
+        ProgressStyle::with_template("load {bar:40} {pos}/{len} incidents ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let (sender, mut chunks) = mpsc::channel::<anyhow::Result<(u64, u64, EncodedBatch)>>(4);
+    let producer = {
+        let (workload, codec) = (workload.clone(), store.body_codec());
+        tokio::task::spawn_blocking(move || {
+            let mut first = 1;
+            while first <= workload.incidents {
+                let last = (first + CHUNK - 1).min(workload.incidents);
+                let encoded = (|| {
+                    let mut batch = WriteBatch::default();
+                    for n in first..=last {
+                        let (incident, alerts) = workload.incident(n);
+                        batch.alerts.extend(alerts.into_iter().map(|a| StoredAlert::new(a, incident.id)));
+                        batch.incidents.push(incident);
+                    }
+                    let alerts = batch.alerts.len() as u64;
+                    let mut encoded = batch.encode()?;
+                    if let Some(codec) = &codec {
+                        for row in &mut encoded.alerts {
+                            row.pack(codec.as_ref())?;
+                            row.new = true;
+                        }
+                        for row in &mut encoded.incidents {
+                            row.pack(codec.as_ref())?;
+                        }
+                    }
+                    anyhow::Ok((last - first + 1, alerts, encoded))
+                })();
+                if sender.blocking_send(encoded).is_err() {
+                    return;
+                }
+                first = last + 1;
+            }
+        })
+    };
+    let (mut incidents, mut alerts) = (0u64, 0u64);
+    while let Some(chunk) = chunks.recv().await {
+        let (n, a, encoded) = chunk?;
+        store.write_encoded(vec![encoded]).await?;
+        incidents += n;
+        alerts += a;
+        progress.set_position(incidents);
+    }
+    producer.await?;
+    progress.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "load: {incidents} incidents with {alerts} alerts into {} in {secs:.0} s ({:.0} alerts/s)",
+        store.backend(),
+        alerts as f64 / secs
+    );
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Serves the store on loopback and times each view's first page.
+async fn time_views(store: Arc<dyn Store>, workload: &QueueWorkload, samples: u32) -> anyhow::Result<()> {
+    let spec = TokenSpec {
+        name: "bench".into(),
+        role: Role::Analyst,
+        user: None,
+        expires_in_days: Some(1),
+        device_groups: vec![],
+    };
+    let (_, token) = create_token(store.as_ref(), spec, "bench", SystemClock.now()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let backend = store.backend();
+    let state = AppState::new(store, ServerConfig { listen: address, ..ServerConfig::default() });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(muster_server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    println!("views: first page, {samples} requests each over loopback HTTP, on {backend}");
+    let mut worst = Duration::ZERO;
+    for view in views(workload) {
+        let url = format!("http://{address}{}", view.path);
+        let mut times = Vec::with_capacity(samples as usize);
+        let mut rows = 0;
+        for i in 0..samples + 5 {
+            let started = Instant::now();
+            let response = client.get(&url).bearer_auth(&token).send().await?;
+            let status = response.status();
+            let body: serde_json::Value = response.json().await?;
+            let took = started.elapsed();
+            if !status.is_success() {
+                bail!("{}: the server answered {status}: {body}", view.name);
+            }
+            rows = body["value"].as_array().map_or_else(|| body["alerts"].as_array().map_or(1, Vec::len), Vec::len);
+            // The first few warm the caches, as an analyst's earlier clicks would.
+            if i >= 5 {
+                times.push(took);
+            }
+        }
+        times.sort();
+        let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
+        worst = worst.max(p99);
+        println!(
+            "  {:<40} p50 {:>7.2} ms  p99 {:>7.2} ms  ({rows} rows)",
+            view.name,
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
+    println!("worst p99: {:.2} ms", worst.as_secs_f64() * 1e3);
+    let _ = stop.send(());
+    server.await??;
+    Ok(())
+}
