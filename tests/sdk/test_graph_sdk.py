@@ -19,6 +19,7 @@ from msgraph.generated.security.alerts_v2.microsoft_graph_security_move_alerts.m
     MoveAlertsPostRequestBody,
 )
 from msgraph.generated.security.incidents.incidents_request_builder import IncidentsRequestBuilder
+from msgraph_core.tasks.page_iterator import PageIterator
 from msgraph.generated.security.incidents.microsoft_graph_security_merge_incidents.merge_incidents_post_request_body import (
     MergeIncidentsPostRequestBody,
 )
@@ -39,6 +40,42 @@ async def incidents(graph: GraphServiceClient, top: int = 10) -> list[Incident]:
     query = IncidentsRequestBuilder.IncidentsRequestBuilderGetQueryParameters(top=top)
     page = await graph.security.incidents.get(request_configuration=RequestConfiguration(query_parameters=query))
     return page.value
+
+
+def test_list_with_filter_order_count_and_expand_then_follow_next_links():
+    async def scenario():
+        graph = client()
+        query = IncidentsRequestBuilder.IncidentsRequestBuilderGetQueryParameters(
+            top=10,
+            count=True,
+            filter="severity ge 'medium' and (status eq 'active' or status eq 'inProgress')",
+            orderby=["severity desc", "lastActivityDateTime desc"],
+            expand=["alerts"],
+        )
+        page = await graph.security.incidents.get(request_configuration=RequestConfiguration(query_parameters=query))
+        assert page.odata_count and page.odata_count >= len(page.value) > 0
+        assert page.odata_next_link is None or page.odata_next_link.startswith(os.environ["MUSTER_SDK_URL"])
+        assert all(i.alerts for i in page.value), "each incident comes with its alerts"
+        seen = []
+
+        def collect(incident):
+            seen.append((incident.id, incident.severity.value))
+            return True
+
+        await PageIterator(page, graph.request_adapter).iterate(collect)
+        assert len(seen) == page.odata_count
+        assert len({i for i, _ in seen}) == len(seen), "no incident twice across pages"
+        ranks = ["unknown", "informational", "low", "medium", "high"]
+        order = [ranks.index(s) for _, s in seen]
+        assert order == sorted(order, reverse=True), "severity desc puts high first"
+
+        with pytest.raises(ODataError) as refused:
+            bad = IncidentsRequestBuilder.IncidentsRequestBuilderGetQueryParameters(filter="colour eq 'red'")
+            await graph.security.incidents.get(request_configuration=RequestConfiguration(query_parameters=bad))
+        assert refused.value.response_status_code == 400
+        assert "colour" in refused.value.error.message
+
+    run(scenario())
 
 
 def test_update_an_incident():
