@@ -38,7 +38,10 @@ fn described(method: &str, path: &str) -> Option<(&'static str, &'static [&'stat
         ("GET", "/v1.0/security/incidents/$count") => ("Count incidents", &["$filter", "$search"]),
         ("GET", "/v1.0/security/incidents/{id}") => ("Get an incident (with its ETag)", &["$select", "$expand"]),
         ("PATCH", "/v1.0/security/incidents/{id}") => ("Update an incident; If-Match guards against lost updates", &[]),
-        ("GET", "/v1.0/security/incidents/{id}/alerts") => ("An incident's alerts", &["$top", "$skiptoken", "$select"]),
+        ("GET", "/v1.0/security/incidents/{id}/alerts") => (
+            "An incident's alerts",
+            &["$top", "$skip", "$filter", "$orderby", "$select", "$search", "$count", "$skiptoken"],
+        ),
         ("POST", "/v1.0/security/incidents/{id}/comments") => ("Comment on an incident", &[]),
         ("GET", "/v1.0/security/incidents/{id}/history") => {
             ("An incident's comments and history, newest first", &["kind", "actor", "$top", "before"])
