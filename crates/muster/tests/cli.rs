@@ -1,5 +1,7 @@
 //! The `muster` binary as an operator runs it: real processes, real files, real signals.
 
+mod common;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
@@ -13,17 +15,7 @@ use muster_server::auth::secrets::verify_password;
 use muster_store_sqlite::SqliteStore;
 use tempfile::TempDir;
 
-/// `muster` with a clean environment: no `MUSTER_*` from the developer's shell leaks in.
-fn muster() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_muster"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("MUSTER_") {
-            command.env_remove(name);
-        }
-    }
-    command.stdin(Stdio::null());
-    command
-}
+use common::muster;
 
 fn run(command: &mut Command) -> Output {
     command.output().expect("run muster")

@@ -2,6 +2,8 @@
 //! suite in tests/sdk, run with the interpreter named by MUSTER_SDK_PYTHON (a virtual environment
 //! with msgraph-sdk and pytest; `.ci/run` makes one). Skipped, saying so, when it is not set.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -9,16 +11,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-fn muster() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_muster"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("MUSTER_") {
-            command.env_remove(name);
-        }
-    }
-    command.stdin(Stdio::null());
-    command
-}
+use common::muster;
 
 /// Kills the server however the test ends.
 struct Server(Child);
