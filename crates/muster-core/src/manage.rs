@@ -64,7 +64,8 @@ pub struct IncidentPatch {
     pub description: Set<String>,
 }
 
-/// Every incident property a client reads; those not in [`INCIDENT_SETTABLE`] are read-only.
+/// Every incident property a client reads (and `$select` takes); those not in
+/// [`INCIDENT_SETTABLE`] are read-only.
 pub const INCIDENT_PROPERTIES: &[&str] = &[
     "id",
     "assignedTo",
@@ -99,8 +100,10 @@ pub const INCIDENT_PROPERTIES: &[&str] = &[
     "deviceGroups",
     "investigationStates",
     "dataSensitivity",
-    "alerts",
 ];
+
+/// Navigation properties an incident reads with `$expand`: read-only too.
+pub const INCIDENT_NAVIGATION: &[&str] = &["alerts"];
 
 pub const INCIDENT_SETTABLE: &[&str] = &[
     "displayName",
@@ -170,9 +173,10 @@ pub const ALERT_PROPERTIES: &[&str] = &[
 fn properties<'a>(
     body: &'a Value,
     resource: &str,
-    known: &[&str],
+    (known, navigation): (&[&str], &[&str]),
     settable: &[&str],
 ) -> Result<Vec<(&'a str, &'a Value)>, PatchError> {
+    let known = |k: &str| known.contains(&k) || navigation.contains(&k);
     let Value::Object(map) = body else {
         return Err(PatchError { property: None, message: format!("Send the {resource}'s changes as a JSON object.") });
     };
@@ -181,8 +185,7 @@ fn properties<'a>(
         .filter(|(k, _)| !k.starts_with('@') && !k.contains("@odata."))
         .map(|(k, v)| (k.as_str(), v))
         .collect();
-    let read_only: Vec<&str> =
-        given.iter().map(|(k, _)| *k).filter(|k| known.contains(k) && !settable.contains(k)).collect();
+    let read_only: Vec<&str> = given.iter().map(|(k, _)| *k).filter(|k| known(k) && !settable.contains(k)).collect();
     if !read_only.is_empty() {
         return Err(PatchError {
             property: Some(read_only.join(", ")),
@@ -194,7 +197,7 @@ fn properties<'a>(
             ),
         });
     }
-    let unknown: Vec<&str> = given.iter().map(|(k, _)| *k).filter(|k| !known.contains(k)).collect();
+    let unknown: Vec<&str> = given.iter().map(|(k, _)| *k).filter(|k| !known(k)).collect();
     if !unknown.is_empty() {
         return Err(PatchError {
             property: Some(unknown.join(", ")),
@@ -291,7 +294,9 @@ impl IncidentPatch {
     /// Reads a PATCH body.
     pub fn from_json(body: &Value) -> Result<Self, PatchError> {
         let mut patch = Self::default();
-        for (name, value) in properties(body, "incident", INCIDENT_PROPERTIES, INCIDENT_SETTABLE)? {
+        for (name, value) in
+            properties(body, "incident", (INCIDENT_PROPERTIES, INCIDENT_NAVIGATION), INCIDENT_SETTABLE)?
+        {
             match name {
                 "displayName" => patch.display_name = Some(text(name, value, MAX_NAME)?),
                 "customTags" => patch.custom_tags = Some(clean_tags(name, value)?),
@@ -400,7 +405,7 @@ impl AlertPatch {
     /// Reads a PATCH body.
     pub fn from_json(body: &Value) -> Result<Self, PatchError> {
         let mut patch = Self::default();
-        for (name, value) in properties(body, "alert", ALERT_PROPERTIES, ALERT_SETTABLE)? {
+        for (name, value) in properties(body, "alert", (ALERT_PROPERTIES, &[]), ALERT_SETTABLE)? {
             match name {
                 "status" => {
                     let status = member::<AlertStatus>(name, value, false)?;

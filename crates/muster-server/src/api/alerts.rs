@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use muster_core::correlation::device_groups;
+use muster_core::manage::ALERT_PROPERTIES;
 use muster_core::store::query::{AlertField, AlertQuery, Comparison, Filter, Value as QueryValue};
 use muster_core::store::StoredAlert;
 use muster_core::{Alert, IncidentId};
@@ -140,45 +141,6 @@ pub(crate) fn alert_json(stored: &StoredAlert) -> Map<String, Value> {
     }
     map
 }
-
-const ALERT_PROPERTIES: &[&str] = &[
-    "id",
-    "actorDisplayName",
-    "additionalData",
-    "alertPolicyId",
-    "alertWebUrl",
-    "assignedTo",
-    "categories",
-    "category",
-    "classification",
-    "comments",
-    "createdDateTime",
-    "customDetails",
-    "description",
-    "detectionSource",
-    "detectorId",
-    "determination",
-    "evidence",
-    "firstActivityDateTime",
-    "incidentId",
-    "incidentWebUrl",
-    "investigationState",
-    "lastActivityDateTime",
-    "lastUpdateDateTime",
-    "mitreTechniques",
-    "productName",
-    "providerAlertId",
-    "recommendedActions",
-    "resolvedDateTime",
-    "serviceSource",
-    "severity",
-    "status",
-    "systemTags",
-    "tenantId",
-    "threatDisplayName",
-    "threatFamilyName",
-    "title",
-];
 
 /// Alert pages default to 100 and are clamped at 1,000, as Graph does.
 const LIMITS: PageLimits = PageLimits { default: 100, max: MAX_TOP, strict: false };

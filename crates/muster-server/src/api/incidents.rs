@@ -6,6 +6,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use muster_core::manage::{INCIDENT_NAVIGATION, INCIDENT_PROPERTIES};
 use muster_core::store::query::{
     AlertField, AlertQuery, Comparison, Filter, IncidentField, IncidentQuery, Value as QueryValue,
 };
@@ -41,42 +42,6 @@ pub(crate) fn incident_json(incident: &Incident) -> Map<String, Value> {
     }
     map
 }
-
-const INCIDENT_PROPERTIES: &[&str] = &[
-    "id",
-    "assignedTo",
-    "classification",
-    "comments",
-    "createdDateTime",
-    "customTags",
-    "description",
-    "determination",
-    "displayName",
-    "incidentWebUrl",
-    "lastModifiedBy",
-    "lastUpdateDateTime",
-    "priorityScore",
-    "redirectIncidentId",
-    "resolvingComment",
-    "severity",
-    "status",
-    "summary",
-    "systemTags",
-    "tenantId",
-    "firstActivityDateTime",
-    "lastActivityDateTime",
-    "alertCount",
-    "activeAlertCount",
-    "categories",
-    "mitreTechniques",
-    "serviceSources",
-    "detectionSources",
-    "impactedAssets",
-    "osPlatforms",
-    "deviceGroups",
-    "investigationStates",
-    "dataSensitivity",
-];
 
 /// Graph's page size for incidents, and its limit.
 const LIMITS: PageLimits = PageLimits { default: MAX_TOP, max: MAX_TOP, strict: true };
@@ -121,7 +86,7 @@ async fn list(
     headers: HeaderMap,
     Query(options): Query<ListOptions>,
 ) -> Result<Json<Value>, ApiError> {
-    let request = list_request::<IncidentField>(&options, LIMITS, INCIDENT_PROPERTIES, &["alerts"])?;
+    let request = list_request::<IncidentField>(&options, LIMITS, INCIDENT_PROPERTIES, INCIDENT_NAVIGATION)?;
     let query = scoped(request.query, &principal);
     let page = state.store.query_incidents(&query).await?;
     let count = if request.count { Some(state.store.count_incidents(&query).await?) } else { None };
@@ -182,7 +147,7 @@ async fn get_one(
         &ListOptions { select: options.select, expand: options.expand, ..ListOptions::default() },
         LIMITS,
         INCIDENT_PROPERTIES,
-        &["alerts"],
+        INCIDENT_NAVIGATION,
     )?;
     let incident = visible_incident(&state, &principal, &id).await?;
     let item = if request.expand.iter().any(|e| e == "alerts") {

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use muster_core::manage::{ALERT_PROPERTIES, INCIDENT_PROPERTIES, INCIDENT_SETTABLE};
+use muster_core::manage::{ALERT_PROPERTIES, INCIDENT_NAVIGATION, INCIDENT_PROPERTIES, INCIDENT_SETTABLE};
 use serde_json::{json, Map, Value};
 
 use super::paging::base_url;
@@ -130,7 +130,7 @@ fn components() -> Value {
             "session": {"type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE}
         },
         "schemas": {
-            "incident": object_schema(INCIDENT_PROPERTIES, Some(INCIDENT_SETTABLE)),
+            "incident": object_schema(&[INCIDENT_PROPERTIES, INCIDENT_NAVIGATION].concat(), Some(INCIDENT_SETTABLE)),
             "alert": object_schema(ALERT_PROPERTIES, Some(muster_core::manage::ALERT_SETTABLE)),
             "incidentCollection": collection("incident"),
             "alertCollection": collection("alert"),
