@@ -220,27 +220,10 @@ async fn http_run(
     batches: &[Vec<Alert>],
     clients: usize,
 ) -> anyhow::Result<f64> {
-    use muster_core::access::Role;
-    use muster_core::time::{Clock, SystemClock};
-    use muster_server::accounts::{create_token, TokenSpec};
-    use muster_server::{AppState, ServerConfig};
-
-    let spec = TokenSpec {
-        name: "bench".into(),
-        role: Role::Ingest,
-        user: None,
-        expires_in_days: Some(1),
-        device_groups: vec![],
-    };
-    let (_, token) = create_token(store.as_ref(), spec, "bench", SystemClock.now()).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let state =
-        AppState::new(store, ServerConfig { listen: address, ..ServerConfig::default() }).with_correlation(correlation);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(muster_server::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let server =
+        LoopbackServer::start(store, muster_core::access::Role::Ingest, |state| state.with_correlation(correlation))
+            .await?;
+    let (address, token) = (server.address, server.token.clone());
     let client = reqwest::Client::new();
     let url = format!("http://{address}/v1.0/security/alerts_v2");
     let mut bodies = Vec::new();
@@ -269,7 +252,46 @@ async fn http_run(
     };
     futures_util::future::try_join_all((0..clients).map(|_| post_batches())).await?;
     let elapsed = started.elapsed().as_secs_f64();
-    let _ = stop.send(());
-    server.await??;
+    server.stop().await?;
     Ok(elapsed)
+}
+
+/// The application on a loopback port over `store`, with a fresh token of `role`, for the
+/// benchmarks that go through HTTP.
+pub(super) struct LoopbackServer {
+    pub(super) address: std::net::SocketAddr,
+    pub(super) token: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl LoopbackServer {
+    pub(super) async fn start(
+        store: Arc<dyn Store>,
+        role: muster_core::access::Role,
+        configure: impl FnOnce(muster_server::AppState) -> muster_server::AppState,
+    ) -> anyhow::Result<Self> {
+        use muster_core::time::SystemClock;
+        use muster_server::accounts::{create_token, TokenSpec};
+        use muster_server::{AppState, ServerConfig};
+
+        let spec =
+            TokenSpec { name: "bench".into(), role, user: None, expires_in_days: Some(1), device_groups: vec![] };
+        let (_, token) = create_token(store.as_ref(), spec, "bench", SystemClock.now()).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let state = configure(AppState::new(store, ServerConfig { listen: address, ..ServerConfig::default() }));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(muster_server::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Ok(Self { address, token, stop, server })
+    }
+
+    /// Stops serving once the requests in flight are answered.
+    pub(super) async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.server.await??;
+        Ok(())
+    }
 }

@@ -10,13 +10,11 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use muster_core::access::Role;
 use muster_core::store::{EncodedBatch, Store, StoredAlert, WriteBatch};
-use muster_core::time::{Clock, SystemClock};
 use muster_core::Timestamp;
-use muster_server::accounts::{create_token, TokenSpec};
-use muster_server::{AppState, ServerConfig};
 use muster_sim::queue::QueueWorkload;
 use tokio::sync::mpsc;
 
+use super::bench::LoopbackServer;
 use crate::cli::BenchQueueArgs;
 use crate::database::Database;
 
@@ -162,22 +160,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// Serves the store on loopback and times each view's first page.
 async fn time_views(store: Arc<dyn Store>, workload: &QueueWorkload, samples: u32) -> anyhow::Result<()> {
-    let spec = TokenSpec {
-        name: "bench".into(),
-        role: Role::Analyst,
-        user: None,
-        expires_in_days: Some(1),
-        device_groups: vec![],
-    };
-    let (_, token) = create_token(store.as_ref(), spec, "bench", SystemClock.now()).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
     let backend = store.backend();
-    let state = AppState::new(store, ServerConfig { listen: address, ..ServerConfig::default() });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(muster_server::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let server = LoopbackServer::start(store, Role::Analyst, |state| state).await?;
+    let (address, token) = (server.address, server.token.clone());
     let client = reqwest::Client::new();
     println!("views: first page, {samples} requests each over loopback HTTP, on {backend}");
     let mut worst = Duration::ZERO;
@@ -211,7 +196,5 @@ async fn time_views(store: Arc<dyn Store>, workload: &QueueWorkload, samples: u3
         );
     }
     println!("worst p99: {:.2} ms", worst.as_secs_f64() * 1e3);
-    let _ = stop.send(());
-    server.await??;
-    Ok(())
+    server.stop().await
 }
