@@ -108,6 +108,7 @@ pub fn app(mut state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), auth::guard::guard))
         .layer(from_fn_with_state(state.clone(), auth::client::client_addr))
         .layer(from_fn_with_state(state.clone(), headers::security_headers))
+        .layer(axum::middleware::from_fn(api::members::preference_applied))
         .with_state(state.clone());
     middleware::layers(routed, &state.config, state.clock)
 }

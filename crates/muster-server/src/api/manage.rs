@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::alerts::alert_json;
 use super::incidents::incident_json;
+use super::members::EnumMembers;
 use super::paging::base_url;
 use crate::auth::{Access, Principal, Routes};
 use crate::correlator::{ChangeContext, IncidentEdit, ManageError};
@@ -115,18 +116,19 @@ async fn patch_incident(
     let edit = IncidentEdit { patch, ..IncidentEdit::default() };
     let incident =
         state.correlator().await?.update_incident(id, &edit, if_match(&headers), &context(&state, &principal)).await?;
-    Ok(with_etag(&incident, Value::Object(incident_json(&incident))))
+    Ok(with_etag(&incident, Value::Object(incident_json(&incident, EnumMembers::of(&headers)))))
 }
 
 async fn patch_alert(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    members: EnumMembers,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let patch = AlertPatch::from_json(&json_body(&body)?).map_err(invalid)?;
     let stored = state.correlator().await?.update_alert(&id, &patch, &context(&state, &principal)).await?;
-    Ok(Json(Value::Object(alert_json(&stored))))
+    Ok(Json(Value::Object(alert_json(&stored, members))))
 }
 
 /// A comment body: one `alertComment` object, or an array of them (what the Python SDK sends).

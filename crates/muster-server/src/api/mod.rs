@@ -9,9 +9,11 @@ use crate::error::{ApiError, ErrorCode};
 mod admin;
 mod alerts;
 mod entities;
+mod facets;
 mod health;
 mod incidents;
 mod manage;
+pub(crate) mod members;
 pub mod openapi;
 mod paging;
 mod query;
@@ -24,6 +26,7 @@ pub(crate) fn routes() -> Routes {
         .merge(incidents::routes())
         .merge(manage::routes())
         .merge(entities::routes())
+        .merge(facets::routes())
         .merge(openapi::routes())
 }
 

@@ -61,6 +61,9 @@ fn described(method: &str, path: &str) -> Option<(&'static str, &'static [&'stat
             ("Move alerts to an incident, or to a new one", &[])
         }
         ("POST", "/v1.0/muster/incidents/bulkUpdate") => ("Apply one change to many incidents", &[]),
+        ("GET", "/v1.0/muster/incidents/facets") => {
+            ("How many incidents of a view have each value of each queue filter", &["$filter", "$search", "limit"])
+        }
         ("GET", "/v1.0/muster/tags") => ("Tags used before, most used first", &["prefix", "$top"]),
         ("GET", "/v1.0/muster/entities/{kind}/alerts") => {
             ("Alerts that involve an entity", &["value", "$top", "$skiptoken"])
