@@ -7,14 +7,15 @@ use crate::auth::Routes;
 use crate::error::{ApiError, ErrorCode};
 
 mod admin;
-mod alerts;
+pub(crate) mod alerts;
 mod entities;
+mod events;
 mod health;
-mod incidents;
-mod manage;
+pub(crate) mod incidents;
+pub(crate) mod manage;
 pub mod openapi;
 mod paging;
-mod query;
+pub(crate) mod query;
 
 pub(crate) fn routes() -> Routes {
     Routes::new()
@@ -24,6 +25,7 @@ pub(crate) fn routes() -> Routes {
         .merge(incidents::routes())
         .merge(manage::routes())
         .merge(entities::routes())
+        .merge(events::routes())
         .merge(openapi::routes())
 }
 

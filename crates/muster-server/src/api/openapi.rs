@@ -66,6 +66,12 @@ fn described(method: &str, path: &str) -> Option<(&'static str, &'static [&'stat
             ("Alerts that involve an entity", &["value", "$top", "$skiptoken"])
         }
         ("GET", "/v1.0/muster/entities/{kind}/incidents") => ("Incidents that involve an entity", &["value"]),
+        ("GET", "/v1.0/muster/events") => (
+            "Live changes as server-sent events: `incident` events carrying {incidentId, kind} \
+             (created, updated, commented, alertsMoved, merged) for incidents the caller may see; \
+             `lagged` when some were missed",
+            &[],
+        ),
         ("GET", "/v1.0/muster/me") => ("Who the caller is", &[]),
         ("GET", "/v1.0/muster/users") => ("List users (admin)", &[]),
         ("POST", "/v1.0/muster/users") => ("Create a user (admin)", &[]),
