@@ -116,8 +116,11 @@ mod tests {
             device_groups: Arc::from([]),
         });
         let (mut changes, _) = feed.subscribe();
-        let change =
-            Change { incident_id: IncidentId::new(2).unwrap(), kind: ChangeKind::Commented, device_groups: Arc::from([]) };
+        let change = Change {
+            incident_id: IncidentId::new(2).unwrap(),
+            kind: ChangeKind::Commented,
+            device_groups: Arc::from([]),
+        };
         feed.publish(change.clone());
         assert_eq!(changes.recv().await.unwrap(), change);
         assert_eq!(serde_json::to_value(&change).unwrap(), serde_json::json!({"incidentId": "2", "kind": "commented"}));

@@ -42,7 +42,9 @@ async fn events(
             let event = match next {
                 Ok(change) if scope.allows_groups(&change.device_groups) => event_of(&change),
                 Ok(_) => continue,
-                Err(RecvError::Lagged(missed)) => Event::default().event("lagged").data(format!("{{\"missed\":{missed}}}")),
+                Err(RecvError::Lagged(missed)) => {
+                    Event::default().event("lagged").data(format!("{{\"missed\":{missed}}}"))
+                }
                 Err(RecvError::Closed) => return None,
             };
             return Some((Ok(event), (changes, closed, scope)));

@@ -31,13 +31,20 @@ fn described(method: &str, path: &str) -> Option<(&'static str, &'static [&'stat
         ("GET", "/") => ("The incident queue page", &[]),
         ("GET", "/static/muster.css") => ("The stylesheet", &[]),
         ("GET", "/static/htmx.min.js") => ("htmx, vendored", &[]),
-        ("GET", "/incidents/{id}") => ("The incident page; ?tab= summary, graph, alerts, assets, evidence or history", &["tab", "after", "kind", "before"]),
+        ("GET", "/incidents/{id}") => (
+            "The incident page; ?tab= summary, graph, alerts, assets, evidence or history",
+            &["tab", "after", "kind", "before"],
+        ),
         ("GET", "/incidents/{id}/header") => ("The incident page's header (fragment)", &[]),
-        ("GET", "/incidents/{id}/history") => ("The incident's comments and history log (fragment)", &["kind", "before"]),
+        ("GET", "/incidents/{id}/history") => {
+            ("The incident's comments and history log (fragment)", &["kind", "before"])
+        }
         ("POST", "/incidents/{id}/comments") => ("Comment on an incident (form post)", &[]),
         ("GET", "/incidents/{id}/manage") => ("The manage pane: a fragment with HX-Request, else a page", &[]),
         ("POST", "/incidents/{id}/manage") => ("Save the manage pane (form post carrying the version it edits)", &[]),
-        ("GET", "/incidents/{id}/manage/determinations") => ("The determinations that fit a classification (fragment)", &["classification"]),
+        ("GET", "/incidents/{id}/manage/determinations") => {
+            ("The determinations that fit a classification (fragment)", &["classification"])
+        }
         ("POST", "/incidents/{id}/alerts/move") => ("Move the selected alerts (form post)", &[]),
         ("GET", "/incidents/{id}/suggest") => ("Incidents matching a name or id, as <option>s (fragment)", &["target"]),
         ("GET", "/live/new-incidents") => ("\"N new incidents — refresh\" for the queue (fragment)", &["since"]),

@@ -14,7 +14,9 @@ use crate::auth::{Access, Routes};
 use crate::error::ApiError;
 
 pub(crate) fn routes() -> Routes {
-    Routes::new().get("/static/muster.css", Access::Public, stylesheet).merge(pages::routes())
+    Routes::new()
+        .get("/static/muster.css", Access::Public, stylesheet)
+        .merge(pages::routes())
         .merge(tokens::routes())
         .merge(incident::routes())
         .merge(live::routes())

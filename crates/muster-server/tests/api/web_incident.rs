@@ -213,7 +213,12 @@ async fn an_invalid_determination_is_refused_with_the_reason(app: TestApp) {
     let (status, body) = browser
         .post(
             &format!("/incidents/{id}/manage"),
-            &[("version", &version), ("status", "resolved"), ("classification", "falsePositive"), ("determination", "malware")],
+            &[
+                ("version", &version),
+                ("status", "resolved"),
+                ("classification", "falsePositive"),
+                ("determination", "malware"),
+            ],
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -224,7 +229,8 @@ async fn an_invalid_determination_is_refused_with_the_reason(app: TestApp) {
     let incident = incident_json(&app, &id).await;
     assert_eq!(incident["status"], "active", "nothing was saved");
     // The determinations offered follow the classification.
-    let options = browser.fragment(&format!("/incidents/{id}/manage/determinations?classification=falsePositive")).await;
+    let options =
+        browser.fragment(&format!("/incidents/{id}/manage/determinations?classification=falsePositive")).await;
     assert!(options.contains("notMalicious") && !options.contains("malware"));
 }
 
@@ -290,7 +296,10 @@ async fn html_is_escaped_everywhere(app: TestApp) {
         }
     }
     let (_, page) = browser.page(&format!("/incidents/{id}?tab=history")).await;
-    assert!(page.contains("&#60;img src=x onerror=alert(2)&#62;") && page.contains("&#60;i&#62;comment&#60;/i&#62;"), "{page}");
+    assert!(
+        page.contains("&#60;img src=x onerror=alert(2)&#62;") && page.contains("&#60;i&#62;comment&#60;/i&#62;"),
+        "{page}"
+    );
 }
 
 async fn moving_an_alert_to_a_new_incident(app: TestApp) {

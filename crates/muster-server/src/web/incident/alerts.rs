@@ -29,9 +29,11 @@ const PAGE: u32 = 50;
 const SUGGESTIONS: u32 = 10;
 
 pub(super) fn routes() -> Routes {
-    Routes::new()
-        .post("/incidents/{id}/alerts/move", Access::Manage, move_alerts)
-        .get("/incidents/{id}/suggest", Access::Read, suggest)
+    Routes::new().post("/incidents/{id}/alerts/move", Access::Manage, move_alerts).get(
+        "/incidents/{id}/suggest",
+        Access::Read,
+        suggest,
+    )
 }
 
 /// A message above a tab: what an action did, or why it was refused.
@@ -85,7 +87,11 @@ pub(crate) async fn tab(shown: &Shown<'_>, notice: Option<Notice>) -> Result<Str
     let page = shown.state.store.query_alerts(&query).await?;
     let next = page.next.as_ref().map(|cursor| {
         let token = token::encode(&query, cursor);
-        format!("/incidents/{}?tab=alerts&after={}", incident.id, form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>())
+        format!(
+            "/incidents/{}?tab=alerts&after={}",
+            incident.id,
+            form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+        )
     });
     let rows = page
         .items
@@ -133,11 +139,7 @@ async fn search(state: &AppState, principal: &Principal, text: &str, top: u32) -
 }
 
 /// Where a move goes: `Ok(None)` for a new incident, or why the destination was not understood.
-async fn destination(
-    state: &AppState,
-    principal: &Principal,
-    fields: &Fields,
-) -> Result<Option<IncidentId>, String> {
+async fn destination(state: &AppState, principal: &Principal, fields: &Fields) -> Result<Option<IncidentId>, String> {
     if fields.get("destination") == Some("new") {
         return Ok(None);
     }
@@ -209,7 +211,8 @@ async fn move_alerts(
     };
     let query = PageQuery { tab: Some("alerts".into()), ..PageQuery::default() };
     let shown = Shown { state: &state, principal: &principal, incident: &incident, query: &query };
-    let mut response = respond(&shown, Tab::Alerts, &headers, Some(notice)).await.unwrap_or_else(IntoResponse::into_response);
+    let mut response =
+        respond(&shown, Tab::Alerts, &headers, Some(notice)).await.unwrap_or_else(IntoResponse::into_response);
     if wants_fragment(&headers) {
         // The header on this page refreshes at once, without waiting for the live event.
         if let Ok(value) = format!("muster:incident-{}", incident.id).parse() {

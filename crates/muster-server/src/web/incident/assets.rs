@@ -152,9 +152,7 @@ pub(crate) async fn evidence_tab(shown: &Shown<'_>) -> Result<String, ApiError> 
                     name: t.name,
                 })
                 .collect();
-            rows.sort_by(|a, b| {
-                b.rank.cmp(&a.rank).then(b.alerts.cmp(&a.alerts)).then_with(|| a.name.cmp(&b.name))
-            });
+            rows.sort_by(|a, b| b.rank.cmp(&a.rank).then(b.alerts.cmp(&a.alerts)).then_with(|| a.name.cmp(&b.name)));
             rows.truncate(MAX_ROWS);
             EvidenceTable { label, total, rows }
         })

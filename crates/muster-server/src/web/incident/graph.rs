@@ -141,7 +141,13 @@ pub(crate) async fn tab(shown: &Shown<'_>) -> Result<String, ApiError> {
                 y,
                 text_y: y + 18,
                 label: format!("{}{count}", short(&g.title)),
-                full: format!("{} — {} alerts, {} to {}", g.title, g.count, labels::time(g.first), labels::time(g.last)),
+                full: format!(
+                    "{} — {} alerts, {} to {}",
+                    g.title,
+                    g.count,
+                    labels::time(g.first),
+                    labels::time(g.last)
+                ),
                 class: labels::severity_class(g.severity),
             }
         })
@@ -149,15 +155,13 @@ pub(crate) async fn tab(shown: &Shown<'_>) -> Result<String, ApiError> {
 
     let mut entities = Vec::new();
     let mut edges = Vec::new();
-    let mut headings =
-        vec![Heading { x: COLUMNS[0], y: TOP - 16, text: "Alerts (by first activity)" }];
+    let mut headings = vec![Heading { x: COLUMNS[0], y: TOP - 16, text: "Alerts (by first activity)" }];
     let mut tallest = alerts.len() as i64;
     for (column, kinds) in [(1usize, ASSETS), (2, INDICATORS)] {
         let x = COLUMNS[column];
         let mut row = 0i64;
         for kind in kinds {
-            let mut of_kind: Vec<&Linked> =
-                linked.iter().filter(|((k, _), _)| *k == kind).map(|(_, l)| l).collect();
+            let mut of_kind: Vec<&Linked> = linked.iter().filter(|((k, _), _)| *k == kind).map(|(_, l)| l).collect();
             if of_kind.is_empty() {
                 continue;
             }

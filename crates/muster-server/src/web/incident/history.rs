@@ -28,9 +28,11 @@ const SCAN: u32 = 200;
 const SCAN_ROUNDS: usize = 5;
 
 pub(super) fn routes() -> Routes {
-    Routes::new()
-        .get("/incidents/{id}/history", Access::Read, log)
-        .post("/incidents/{id}/comments", Access::Manage, comment)
+    Routes::new().get("/incidents/{id}/history", Access::Read, log).post(
+        "/incidents/{id}/comments",
+        Access::Manage,
+        comment,
+    )
 }
 
 /// The log's filters, as the tab offers them.
@@ -142,7 +144,8 @@ fn describe(entry: &HistoryEntry) -> String {
     let e = &entry.entry;
     let new = e.new_value.as_ref();
     let field = e.field.as_deref().unwrap_or("");
-    let from = new.and_then(|v| v.get("movedFrom")).map(|v| labels::value(Some(v))).filter(|s| !s.is_empty() && s != "none");
+    let from =
+        new.and_then(|v| v.get("movedFrom")).map(|v| labels::value(Some(v))).filter(|s| !s.is_empty() && s != "none");
     match e.kind {
         HistoryKind::Commented => "Commented".into(),
         HistoryKind::Created => {
@@ -173,7 +176,12 @@ fn describe(entry: &HistoryEntry) -> String {
             let n = count_of(new);
             let what: Vec<String> = new
                 .and_then(Value::as_object)
-                .map(|m| m.iter().filter(|(k, _)| k.as_str() != "count").map(|(k, v)| format!("{} {}", field_label(k), labels::value(Some(v)))).collect())
+                .map(|m| {
+                    m.iter()
+                        .filter(|(k, _)| k.as_str() != "count")
+                        .map(|(k, v)| format!("{} {}", field_label(k), labels::value(Some(v))))
+                        .collect()
+                })
                 .unwrap_or_default();
             format!("{n} of its {}: {}", alerts_word(n), what.join(", "))
         }
@@ -238,7 +246,12 @@ async fn entries(
     Ok((kept, cursor))
 }
 
-async fn log_html(state: &AppState, incident: &Incident, filter: Filter, before: Option<i64>) -> Result<String, ApiError> {
+async fn log_html(
+    state: &AppState,
+    incident: &Incident,
+    filter: Filter,
+    before: Option<i64>,
+) -> Result<String, ApiError> {
     let (page, next) = entries(state, incident, filter, before).await?;
     let rows = page
         .iter()
@@ -335,10 +348,13 @@ async fn comment(
     let text = fields.get("comment").unwrap_or("");
     let notice = match comment_text(&json!({ "comment": text })) {
         Err(e) => Some(Notice { text: e.message, href: None, error: true }),
-        Ok(text) => match add_comments(&state, &principal, CommentTarget::Incident(incident.id), incident.id, vec![text]).await {
-            Ok(_) => None,
-            Err(e) => Some(Notice { text: e.message().to_owned(), href: None, error: true }),
-        },
+        Ok(text) => {
+            match add_comments(&state, &principal, CommentTarget::Incident(incident.id), incident.id, vec![text]).await
+            {
+                Ok(_) => None,
+                Err(e) => Some(Notice { text: e.message().to_owned(), href: None, error: true }),
+            }
+        }
     };
     let query = PageQuery { tab: Some("history".into()), ..PageQuery::default() };
     let shown = Shown { state: &state, principal: &principal, incident: &incident, query: &query };

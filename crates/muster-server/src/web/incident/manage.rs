@@ -228,7 +228,11 @@ pub(crate) async fn pane_html(
         AlertClassification::FalsePositive,
     ]
     .into_iter()
-    .map(|c| Opt { value: c.as_str(), label: labels::classification(Some(c)), selected: c.as_str() == values.classification })
+    .map(|c| Opt {
+        value: c.as_str(),
+        label: labels::classification(Some(c)),
+        selected: c.as_str() == values.classification,
+    })
     .collect();
     let tag_suggestions = state
         .store
@@ -392,7 +396,9 @@ async fn save(
         }
     }
     if let Some(text) = comment {
-        if let Err(e) = add_comments(&state, &principal, CommentTarget::Incident(current.id), current.id, vec![text]).await {
+        if let Err(e) =
+            add_comments(&state, &principal, CommentTarget::Incident(current.id), current.id, vec![text]).await
+        {
             outcome.errors.insert("comment", e.message().to_owned());
             return answer(&state, &principal, &updated, None, &outcome, &headers).await;
         }

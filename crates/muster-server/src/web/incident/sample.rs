@@ -29,8 +29,7 @@ pub(crate) struct Sample {
 impl Sample {
     /// Reads the earliest and the latest alerts the caller may see.
     pub(crate) async fn of(state: &AppState, incident: &Incident, scope: &Scope) -> Result<Self, ApiError> {
-        let oldest =
-            state.store.alerts_of_incident(incident.id, &PageRequest { limit: EACH_END, after: None }).await?;
+        let oldest = state.store.alerts_of_incident(incident.id, &PageRequest { limit: EACH_END, after: None }).await?;
         let mut alerts = oldest;
         if alerts.len() == EACH_END as usize {
             let query = AlertQuery {

@@ -22,7 +22,8 @@ pub(crate) struct Counted {
 
 /// Most counted first, ties by name.
 pub(crate) fn ranked(map: &BTreeMap<String, u64>, limit: usize) -> Vec<Counted> {
-    let mut items: Vec<Counted> = map.iter().map(|(name, count)| Counted { name: name.clone(), count: *count }).collect();
+    let mut items: Vec<Counted> =
+        map.iter().map(|(name, count)| Counted { name: name.clone(), count: *count }).collect();
     items.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
     items.truncate(limit);
     items
