@@ -351,10 +351,14 @@ async fn the_event_stream_announces_a_comment(app: TestApp) {
         read_until(&mut outside, "commented", Duration::from_millis(500)).await.is_none(),
         "a caller outside the incident's device groups hears nothing of it"
     );
+    // Ingest announces the incidents it creates, which is what the queue's notice listens for.
+    let created = ingest(&app, json!([alert("e2", "Port scan", "far-away-host", 30)])).await;
+    let wanted = format!("data: {{\"incidentId\":\"{created}\",\"kind\":\"created\"}}");
+    assert!(read_until(&mut stream, &wanted, Duration::from_secs(5)).await.is_some(), "the new incident was announced");
     // The page's new-incidents notice counts what arrived after what it shows.
     let notice = browser.fragment(&format!("/live/new-incidents?since={}", id.parse::<i64>().unwrap() - 1)).await;
-    assert!(notice.contains("1 new incident — refresh"), "{notice}");
-    assert!(browser.fragment(&format!("/live/new-incidents?since={id}")).await.trim().is_empty());
+    assert!(notice.contains("2 new incidents — refresh"), "{notice}");
+    assert!(browser.fragment(&format!("/live/new-incidents?since={created}")).await.trim().is_empty());
 }
 
 on_both_backends!(
