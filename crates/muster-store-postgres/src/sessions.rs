@@ -1,7 +1,7 @@
-//! UI sessions on PostgreSQL.
+//! UI sessions and per-user UI settings on PostgreSQL.
 
 use muster_core::access::Session;
-use muster_core::store::{SessionStore, StoreResult};
+use muster_core::store::{PreferenceStore, SessionStore, StoreResult};
 use muster_core::Timestamp;
 use sqlx::Row;
 
@@ -80,5 +80,33 @@ impl SessionStore for PostgresStore {
             .await
             .map_err(backend)?;
         Ok(done.rows_affected())
+    }
+}
+
+#[async_trait::async_trait]
+impl PreferenceStore for PostgresStore {
+    async fn preference(&self, user_id: i64, key: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT value FROM user_preferences WHERE user_id = $1 AND key = $2")
+            .bind(user_id)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| r.try_get("value").map_err(backend)).transpose()
+    }
+
+    async fn set_preference(&self, user_id: i64, key: &str, value: &str, at: Timestamp) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO user_preferences (user_id, key, value, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(user_id)
+        .bind(key)
+        .bind(value)
+        .bind(at.micros())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
     }
 }

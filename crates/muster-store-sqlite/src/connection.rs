@@ -71,7 +71,10 @@ pub(crate) fn reader_manager(path: &PathBuf) -> r2d2_sqlite::SqliteConnectionMan
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("../migrations/0001_initial.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("../migrations/0001_initial.sql")),
+        M::up(include_str!("../migrations/0002_preferences.sql")),
+    ])
 }
 
 /// Databases made by development builds before the schema was settled kept their migrations in

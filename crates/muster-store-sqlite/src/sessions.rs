@@ -1,7 +1,7 @@
-//! UI sessions on SQLite.
+//! UI sessions and per-user UI settings on SQLite.
 
 use muster_core::access::Session;
-use muster_core::store::{SessionStore, StoreResult};
+use muster_core::store::{PreferenceStore, SessionStore, StoreResult};
 use muster_core::Timestamp;
 use rusqlite::params;
 
@@ -75,5 +75,30 @@ impl SessionStore for SqliteStore {
             vec![idle_before.micros().into(), created_before.micros().into()],
         )
         .await
+    }
+}
+
+#[async_trait::async_trait]
+impl PreferenceStore for SqliteStore {
+    async fn preference(&self, user_id: i64, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_owned();
+        self.read(move |conn, _| {
+            optional(conn.query_row(
+                "SELECT value FROM user_preferences WHERE user_id = ?1 AND key = ?2",
+                params![user_id, key],
+                |r| r.get(0),
+            ))
+        })
+        .await
+    }
+
+    async fn set_preference(&self, user_id: i64, key: &str, value: &str, at: Timestamp) -> StoreResult<()> {
+        self.change(
+            "INSERT INTO user_preferences (user_id, key, value, updated_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            vec![user_id.into(), key.to_owned().into(), value.to_owned().into(), at.micros().into()],
+        )
+        .await
+        .map(|_| ())
     }
 }

@@ -467,6 +467,29 @@ pub async fn sessions_live_and_end(store: &dyn Store) {
     assert!(store.session("b1").await.unwrap().is_some());
 }
 
+/// Settings are kept per user and key, replaced when saved again, and go with their user.
+pub async fn preferences_are_per_user(store: &dyn Store) {
+    let new_user = |login: &str| NewUser {
+        login: login.into(),
+        display_name: login.into(),
+        password_hash: "h".into(),
+        roles: vec![Role::Viewer],
+        device_groups: vec![],
+    };
+    let alice = store.create_user(&new_user("alice"), at(0)).await.unwrap();
+    let bob = store.create_user(&new_user("bob"), at(0)).await.unwrap();
+    assert_eq!(store.preference(alice.id, "queue.columns").await.unwrap(), None);
+    store.set_preference(alice.id, "queue.columns", r#"["name","id"]"#, at(1)).await.unwrap();
+    store.set_preference(bob.id, "queue.columns", r#"["severity"]"#, at(1)).await.unwrap();
+    store.set_preference(alice.id, "other", "x'); DROP TABLE users; --", at(1)).await.unwrap();
+    store.set_preference(alice.id, "queue.columns", r#"["id","name"]"#, at(2)).await.unwrap();
+    assert_eq!(store.preference(alice.id, "queue.columns").await.unwrap().as_deref(), Some(r#"["id","name"]"#));
+    assert_eq!(store.preference(bob.id, "queue.columns").await.unwrap().as_deref(), Some(r#"["severity"]"#));
+    assert_eq!(store.preference(alice.id, "other").await.unwrap().as_deref(), Some("x'); DROP TABLE users; --"));
+    assert_eq!(store.preference(bob.id, "other").await.unwrap(), None);
+    assert_eq!(store.count_users().await.unwrap(), 2);
+}
+
 /// A merge relinks every alert of one incident to another in the same commit.
 pub async fn merges_relink_alerts(store: &dyn Store) {
     let a = alert("m-1", "ws-01", "alice", 0);

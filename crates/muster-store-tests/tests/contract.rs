@@ -48,6 +48,7 @@ contract!(
     audit_log_reads_newest_first,
     enums_survive_storage,
     sessions_live_and_end,
+    preferences_are_per_user,
     merges_relink_alerts,
     repeated_alerts_in_a_batch_keep_the_last,
     incident_filters_select_the_same_rows,

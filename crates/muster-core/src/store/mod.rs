@@ -243,9 +243,18 @@ pub trait SessionStore: Send + Sync {
     async fn delete_expired_sessions(&self, idle_before: Timestamp, created_before: Timestamp) -> StoreResult<u64>;
 }
 
+/// Each person's UI settings (which queue columns, in what order), as text under a key. A user
+/// removed takes their settings along.
+#[async_trait]
+pub trait PreferenceStore: Send + Sync {
+    async fn preference(&self, user_id: i64, key: &str) -> StoreResult<Option<String>>;
+    /// Saves a setting, replacing what the key held.
+    async fn set_preference(&self, user_id: i64, key: &str, value: &str, at: Timestamp) -> StoreResult<()>;
+}
+
 /// Everything a backend provides.
 #[async_trait]
-pub trait Store: IncidentStore + AccessStore + SessionStore + std::fmt::Debug {
+pub trait Store: IncidentStore + AccessStore + SessionStore + PreferenceStore + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// The backend's body compression, when it has one.

@@ -22,6 +22,7 @@ use super::paging::base_url;
 use crate::auth::{Access, Principal, Routes};
 use crate::correlator::{ChangeContext, IncidentEdit, ManageError};
 use crate::error::{ApiError, ErrorCode};
+use crate::live::{Change, ChangeKind};
 use crate::AppState;
 
 /// Incidents one bulk update takes at most.
@@ -77,7 +78,7 @@ fn incident_id(id: &str) -> Result<IncidentId, ApiError> {
     id.parse().map_err(|_| ApiError::new(ErrorCode::ItemNotFound, format!("No incident with id '{id}'.")))
 }
 
-fn context(state: &AppState, principal: &Principal) -> ChangeContext {
+pub(crate) fn context(state: &AppState, principal: &Principal) -> ChangeContext {
     ChangeContext { actor: principal.actor(), now: state.clock.now(), scope: principal.scope.clone() }
 }
 
@@ -163,8 +164,8 @@ fn comments_response(state: &AppState, headers: &HeaderMap, comments: &[AlertCom
     }
 }
 
-/// Stores the comments in order, each with its entry in the incident's log.
-async fn add_comments(
+/// Stores the comments in order, each with its entry in the incident's log, and tells live pages.
+pub(crate) async fn add_comments(
     state: &AppState,
     principal: &Principal,
     target: CommentTarget,
@@ -186,6 +187,10 @@ async fn add_comments(
             entry = entry.change("alert", None, Some(json!(alert)));
         }
         state.store.append_history(&[entry]).await?;
+    }
+    if let Some(home) = state.store.incident(incident).await? {
+        let device_groups = std::sync::Arc::from(home.device_groups.as_slice());
+        state.feed.publish(Change { incident_id: incident, kind: ChangeKind::Commented, device_groups });
     }
     Ok(comments)
 }

@@ -7,16 +7,17 @@ use crate::auth::Routes;
 use crate::error::{ApiError, ErrorCode};
 
 mod admin;
-mod alerts;
+pub(crate) mod alerts;
 mod entities;
+mod events;
 mod facets;
 mod health;
-mod incidents;
-mod manage;
+pub(crate) mod incidents;
+pub(crate) mod manage;
 pub(crate) mod members;
 pub mod openapi;
 mod paging;
-mod query;
+pub(crate) mod query;
 
 pub(crate) fn routes() -> Routes {
     Routes::new()
@@ -27,6 +28,7 @@ pub(crate) fn routes() -> Routes {
         .merge(manage::routes())
         .merge(entities::routes())
         .merge(facets::routes())
+        .merge(events::routes())
         .merge(openapi::routes())
 }
 

@@ -31,6 +31,25 @@ fn described(method: &str, path: &str) -> Option<(&'static str, &'static [&'stat
         ("GET", "/") => ("The incident queue page", &[]),
         ("GET", "/static/muster.css") => ("The stylesheet", &[]),
         ("GET", "/static/htmx.min.js") => ("htmx, vendored", &[]),
+        ("GET", "/incidents/{id}") => (
+            "The incident page; ?tab= summary, graph, alerts, assets, evidence or history",
+            &["tab", "after", "kind", "before"],
+        ),
+        ("GET", "/incidents/{id}/header") => ("The incident page's header (fragment)", &[]),
+        ("GET", "/incidents/{id}/history") => {
+            ("The incident's comments and history log (fragment)", &["kind", "before"])
+        }
+        ("POST", "/incidents/{id}/comments") => ("Comment on an incident (form post)", &[]),
+        ("GET", "/incidents/{id}/manage") => ("The manage pane: a fragment with HX-Request, else a page", &[]),
+        ("POST", "/incidents/{id}/manage") => ("Save the manage pane (form post carrying the version it edits)", &[]),
+        ("GET", "/incidents/{id}/manage/determinations") => {
+            ("The determinations that fit a classification (fragment)", &["classification"])
+        }
+        ("POST", "/incidents/{id}/alerts/move") => ("Move the selected alerts (form post)", &[]),
+        ("GET", "/incidents/{id}/suggest") => ("Incidents matching a name or id, as <option>s (fragment)", &["target"]),
+        ("GET", "/live/new-incidents") => ("\"N new incidents — refresh\" for the queue (fragment)", &["since"]),
+        ("GET", "/static/live.js") => ("The live-updates listener", &[]),
+        ("GET", "/static/incident.css") => ("The incident page's stylesheet", &[]),
         ("GET", "/admin/tokens") => ("API tokens page (admin)", &[]),
         ("POST", "/admin/tokens") => ("Create an API token (admin form)", &[]),
         ("POST", "/admin/tokens/{id}/revoke") => ("Revoke an API token (admin form)", &[]),
@@ -69,6 +88,12 @@ fn described(method: &str, path: &str) -> Option<(&'static str, &'static [&'stat
             ("Alerts that involve an entity", &["value", "$top", "$skiptoken"])
         }
         ("GET", "/v1.0/muster/entities/{kind}/incidents") => ("Incidents that involve an entity", &["value"]),
+        ("GET", "/v1.0/muster/events") => (
+            "Live changes as server-sent events: `incident` events carrying {incidentId, kind} \
+             (created, updated, commented, alertsMoved, merged) for incidents the caller may see; \
+             `lagged` when some were missed",
+            &[],
+        ),
         ("GET", "/v1.0/muster/me") => ("Who the caller is", &[]),
         ("GET", "/v1.0/muster/users") => ("List users (admin)", &[]),
         ("POST", "/v1.0/muster/users") => ("Create a user (admin)", &[]),

@@ -1,5 +1,8 @@
 //! The web UI: server-rendered pages with their vendored static assets.
 
+mod form;
+mod incident;
+mod live;
 mod pages;
 mod tokens;
 
@@ -11,7 +14,12 @@ use crate::auth::{Access, Routes};
 use crate::error::ApiError;
 
 pub(crate) fn routes() -> Routes {
-    Routes::new().get("/static/muster.css", Access::Public, stylesheet).merge(pages::routes()).merge(tokens::routes())
+    Routes::new()
+        .get("/static/muster.css", Access::Public, stylesheet)
+        .merge(pages::routes())
+        .merge(tokens::routes())
+        .merge(incident::routes())
+        .merge(live::routes())
 }
 
 /// Renders a template, or a 500 whose cause is logged.
