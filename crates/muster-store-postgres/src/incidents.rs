@@ -31,10 +31,10 @@ const ALERT_COLUMNS: &str = "id, incident_id, pinned, seq, body";
 const INCIDENT_UNNEST: &str = "UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], \
      $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], \
      $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::boolean[], \
-     $19::boolean[], $20::text[]) AS u (id, version, status, severity_rank, display_name, assigned_to, \
-     classification, determination, created_at, last_update_at, first_activity_at, last_activity_at, \
-     alert_count, active_alert_count, service_source_count, category_count, redirect_incident_id, \
-     name_locked, severity_locked, body)";
+     $19::boolean[], $20::text[], $21::text[]) AS u (id, version, status, severity_rank, display_name, \
+     assigned_to, classification, determination, created_at, last_update_at, first_activity_at, \
+     last_activity_at, alert_count, active_alert_count, service_source_count, category_count, \
+     redirect_incident_id, name_locked, severity_locked, body, search_text)";
 
 fn incident_row(row: &PgRow) -> StoreResult<Incident> {
     let meta = IncidentMeta {
@@ -106,6 +106,7 @@ struct IncidentArrays<'a> {
     name_locked: Vec<bool>,
     severity_locked: Vec<bool>,
     body: Vec<&'a str>,
+    search_text: Vec<&'a str>,
 }
 
 impl<'a> IncidentArrays<'a> {
@@ -132,6 +133,7 @@ impl<'a> IncidentArrays<'a> {
         self.name_locked.push(c.name_locked);
         self.severity_locked.push(c.severity_locked);
         self.body.push(&c.body);
+        self.search_text.push(&c.search_text);
     }
 
     fn bind<'q>(
@@ -159,6 +161,7 @@ impl<'a> IncidentArrays<'a> {
             .bind(&self.name_locked)
             .bind(&self.severity_locked)
             .bind(&self.body)
+            .bind(&self.search_text)
     }
 }
 
@@ -206,8 +209,8 @@ impl PostgresStore {
                  last_activity_at = u.last_activity_at, alert_count = u.alert_count, \
                  active_alert_count = u.active_alert_count, service_source_count = u.service_source_count, \
                  category_count = u.category_count, redirect_incident_id = u.redirect_incident_id, \
-                 name_locked = u.name_locked, severity_locked = u.severity_locked, body = u.body \
-                 FROM {INCIDENT_UNNEST} WHERE i.id = u.id"
+                 name_locked = u.name_locked, severity_locked = u.severity_locked, body = u.body, \
+                 search_text = u.search_text FROM {INCIDENT_UNNEST} WHERE i.id = u.id"
             );
             updates.bind(sqlx::query(&sql)).execute(&mut **tx).await.map_err(backend)?;
         }
@@ -216,7 +219,7 @@ impl PostgresStore {
                 "INSERT INTO incidents (id, version, status, severity_rank, display_name, assigned_to, \
                  classification, determination, created_at, last_update_at, first_activity_at, last_activity_at, \
                  alert_count, active_alert_count, service_source_count, category_count, redirect_incident_id, \
-                 name_locked, severity_locked, body) SELECT * FROM {INCIDENT_UNNEST} \
+                 name_locked, severity_locked, body, search_text) SELECT * FROM {INCIDENT_UNNEST} \
                  ON CONFLICT (id) DO NOTHING RETURNING id"
             );
             let rows = inserts.bind(sqlx::query(&sql)).fetch_all(&mut **tx).await.map_err(backend)?;

@@ -1,7 +1,7 @@
 //! Filtered, ordered, paged reads ([`muster_core::store::query`]) on PostgreSQL.
 
 use muster_core::store::query::counts::{self, FacetCounts};
-use muster_core::store::query::sql::{self, Dialect, SearchColumns, Statement, Table};
+use muster_core::store::query::sql::{self, Dialect, SearchColumns, Statement, Table, TextIndex};
 use muster_core::store::query::{AlertQuery, Cursor, Facet, IncidentQuery, Value};
 use muster_core::store::{StoreError, StoreResult};
 use sqlx::postgres::{PgArguments, PgRow};
@@ -13,7 +13,12 @@ pub(crate) const INCIDENTS: Table = Table {
     name: "incidents",
     tie_break: "id",
     facets: Some(("incident_facets", "incident_id")),
-    search: SearchColumns { text: &["display_name"], id: ("id", true), facet: Some(Facet::ImpactedAssets) },
+    search: SearchColumns {
+        text: &["display_name"],
+        id: ("id", true),
+        facet: Some(Facet::ImpactedAssets),
+        index: Some(TextIndex::Trigram { column: "search_text" }),
+    },
 };
 
 /// Alerts break ties by arrival (`seq`); they have no facets.
@@ -21,7 +26,7 @@ pub(crate) const ALERTS: Table = Table {
     name: "alerts",
     tie_break: "seq",
     facets: None,
-    search: SearchColumns { text: &["title"], id: ("id", false), facet: None },
+    search: SearchColumns { text: &["title"], id: ("id", false), facet: None, index: None },
 };
 
 const NOT_REDIRECTED: &str = "status <> 'redirected'";

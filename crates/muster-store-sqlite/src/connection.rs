@@ -74,6 +74,7 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("../migrations/0001_initial.sql")),
         M::up(include_str!("../migrations/0002_preferences.sql")),
+        M::up(include_str!("../migrations/0003_incident_search.sql")),
     ])
 }
 

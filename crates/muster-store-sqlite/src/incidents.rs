@@ -25,15 +25,16 @@ pub(crate) fn from_row(conn: &Connection, shared: &Shared, row: &Row<'_>) -> Sto
     incident_from_row(&shared.codec.decode(conn, codec, &body)?, meta)
 }
 
-/// A hash of an incident's facet rows: they are rewritten only when it changes.
-fn facets_hash(facets: &[(&'static str, String)]) -> i64 {
+/// A hash of an incident's facet rows and search text: they are rewritten only when it changes.
+fn facets_hash(c: &IncidentColumns) -> i64 {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    for (facet, value) in facets {
+    for (facet, value) in &c.facets {
         hasher.update(facet.as_bytes());
         hasher.update(&[0x1f]);
         hasher.update(value.as_bytes());
         hasher.update(&[0x1e]);
     }
+    hasher.update(c.search_text.as_bytes());
     hasher.digest() as i64
 }
 
@@ -66,6 +67,9 @@ pub(crate) fn write(tx: &Connection, shared: &Shared, incidents: Vec<IncidentCol
     let mut add = tx
         .prepare_cached("INSERT OR IGNORE INTO incident_facets (facet, value, incident_id) VALUES (?1, ?2, ?3)")
         .map_err(backend)?;
+    let mut unsearchable = tx.prepare_cached("DELETE FROM incident_search WHERE rowid = ?1").map_err(backend)?;
+    let mut searchable =
+        tx.prepare_cached("INSERT INTO incident_search (rowid, text) VALUES (?1, ?2)").map_err(backend)?;
     for mut c in incidents {
         let (current, old_facets) = match seen.get(&c.id) {
             Some(known) => *known,
@@ -76,7 +80,7 @@ pub(crate) fn write(tx: &Connection, shared: &Shared, incidents: Vec<IncidentCol
             let id = IncidentId::new(c.id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             return Err(StoreError::VersionMismatch { id, current });
         }
-        let facets = facets_hash(&c.facets);
+        let facets = facets_hash(&c);
         let PackedBody { codec, bytes: body } = match c.packed.take() {
             Some(packed) => packed,
             None => shared.codec.encode(BodyKind::Incident, c.body.as_bytes())?,
@@ -112,6 +116,10 @@ pub(crate) fn write(tx: &Connection, shared: &Shared, incidents: Vec<IncidentCol
             for (facet, value) in &c.facets {
                 add.execute(params![facet, value, c.id]).map_err(backend)?;
             }
+            if current != 0 {
+                unsearchable.execute([c.id]).map_err(backend)?;
+            }
+            searchable.execute(params![c.id, c.search_text]).map_err(backend)?;
         }
         seen.insert(c.id, (c.version, facets));
     }

@@ -2,7 +2,7 @@
 
 use muster_core::incident::Incident;
 use muster_core::store::query::counts::{self, FacetCounts};
-use muster_core::store::query::sql::{self, Dialect, SearchColumns, Statement, Table};
+use muster_core::store::query::sql::{self, Dialect, SearchColumns, Statement, Table, TextIndex};
 use muster_core::store::query::{AlertQuery, Cursor, Facet, IncidentQuery, Value};
 use muster_core::store::{StoreError, StoreResult, StoredAlert};
 use rusqlite::types::Value as SqlValue;
@@ -14,7 +14,12 @@ const INCIDENTS: Table = Table {
     name: "incidents",
     tie_break: "id",
     facets: Some(("incident_facets", "incident_id")),
-    search: SearchColumns { text: &["display_name"], id: ("id", true), facet: Some(Facet::ImpactedAssets) },
+    search: SearchColumns {
+        text: &["display_name"],
+        id: ("id", true),
+        facet: Some(Facet::ImpactedAssets),
+        index: Some(TextIndex::Fts5 { table: "incident_search" }),
+    },
 };
 
 /// Alerts break ties by arrival (`rid`); they have no facets.
@@ -22,7 +27,7 @@ const ALERTS: Table = Table {
     name: "alerts",
     tie_break: "rid",
     facets: None,
-    search: SearchColumns { text: &["title"], id: ("id", false), facet: None },
+    search: SearchColumns { text: &["title"], id: ("id", false), facet: None, index: None },
 };
 
 const NOT_REDIRECTED: &str = "status <> 'redirected'";

@@ -146,6 +146,21 @@ pub async fn incident_search_finds_names_ids_and_assets(store: &dyn Store) {
     assert_eq!(ids(store, &search(&[("laptop-3", false)])).await, vec![3]);
     assert_eq!(sorted(ids(store, &search(&[("ransomware", false), ("host-4", true)])).await), vec![2, 6, 8]);
     assert_eq!(ids(store, &search(&[("nothing-like-this", false)])).await, Vec::<i64>::new());
+    assert_eq!(ids(store, &search(&[("\"quoted", false)])).await, Vec::<i64>::new());
+
+    // A renamed incident, and one with a new asset, are found by what they hold now.
+    let mut changed = queue();
+    changed.retain(|i| i.id.get() == 3 || i.id.get() == 5);
+    for incident in &mut changed {
+        incident.meta.version += 1;
+    }
+    changed[0].display_name = Some("Exfiltration from the vault".into());
+    changed[1].impacted_assets.devices.names.push("SRV-Payroll".into());
+    store.write(WriteBatch { incidents: changed, ..Default::default() }).await.unwrap();
+    assert_eq!(ids(store, &search(&[("vault", false)])).await, vec![3]);
+    assert_eq!(ids(store, &search(&[("phishing on host-3", false)])).await, Vec::<i64>::new());
+    assert_eq!(ids(store, &search(&[("srv-payroll", false)])).await, vec![5]);
+    assert_eq!(ids(store, &search(&[("laptop-5", false)])).await, vec![5]);
 }
 
 /// Facet counts: per value of each queue filter, over the incidents a query selects; when a limit

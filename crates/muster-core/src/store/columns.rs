@@ -8,6 +8,7 @@ use crate::entity::{entity_keys, EntityKey};
 use crate::enums::GraphEnum;
 use crate::ids::IncidentId;
 use crate::incident::{Incident, IncidentMeta};
+use crate::store::query::Facet;
 use crate::store::{BodyCodec, BodyKind, PackedBody, StoreError, StoredAlert};
 
 /// The indexed columns of an incident row.
@@ -42,6 +43,9 @@ pub struct IncidentColumns {
     pub packed: Option<PackedBody>,
     /// (facet, value) pairs for the multi-valued filters.
     pub facets: Vec<(&'static str, String)>,
+    /// What `$search` finds a fragment in: the lower-cased name, then each impacted asset's name,
+    /// one per line.
+    pub search_text: String,
 }
 
 /// Lower-cased assignee, so filters match however a login was typed.
@@ -76,13 +80,19 @@ impl IncidentColumns {
             values.dedup();
             facets.extend(values.into_iter().filter(|v| !v.is_empty()).map(|v| (facet, v)));
         }
+        let display_name = incident.display_name.clone().unwrap_or_default();
+        let mut search_text = display_name.to_lowercase();
+        for (_, asset) in facets.iter().filter(|(f, _)| *f == Facet::ImpactedAssets.name()) {
+            search_text.push('\n');
+            search_text.push_str(asset);
+        }
         Ok(Self {
             id: incident.id.get(),
             version: incident.meta.version,
             builds_on: incident.meta.version - 1,
             status: incident.status.as_str(),
             severity_rank: incident.severity.rank(),
-            display_name: incident.display_name.clone().unwrap_or_default(),
+            display_name,
             assigned_to: assignee_key(incident.assigned_to.as_deref()),
             classification: incident.assessment.classification().map(GraphEnum::as_str),
             determination: incident.assessment.determination().map(GraphEnum::as_str),
@@ -100,6 +110,7 @@ impl IncidentColumns {
             body,
             packed: None,
             facets,
+            search_text,
         })
     }
 

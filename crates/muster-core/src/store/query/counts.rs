@@ -171,7 +171,12 @@ mod tests {
         name: "incidents",
         tie_break: "id",
         facets: Some(("incident_facets", "incident_id")),
-        search: SearchColumns { text: &["display_name"], id: ("id", true), facet: Some(Facet::ImpactedAssets) },
+        search: SearchColumns {
+            text: &["display_name"],
+            id: ("id", true),
+            facet: Some(Facet::ImpactedAssets),
+            index: None,
+        },
     };
 
     #[test]

@@ -15,6 +15,9 @@ pub struct Column {
     pub lowered: bool,
     /// Holds text (else whole numbers: ids, counts, ranks, microseconds).
     pub text: bool,
+    /// Holds a handful of values, each on a large share of rows: a page filtered on it is served
+    /// faster by walking its order's index than by gathering every row with the value and sorting.
+    pub coarse: bool,
 }
 
 impl Column {
@@ -26,12 +29,12 @@ impl Column {
 
 /// A column of whole numbers.
 const fn plain(name: &'static str, nullable: bool) -> Column {
-    Column { name, nullable, ranks: None, lowered: false, text: false }
+    Column { name, nullable, ranks: None, lowered: false, text: false, coarse: false }
 }
 
 /// A column of text.
 const fn text(name: &'static str, nullable: bool) -> Column {
-    Column { name, nullable, ranks: None, lowered: false, text: true }
+    Column { name, nullable, ranks: None, lowered: false, text: true, coarse: false }
 }
 
 fn members<E: GraphEnum>() -> Vec<&'static str> {
@@ -73,7 +76,7 @@ impl QueryField for IncidentField {
         match self {
             Self::Id => plain("id", false),
             Self::Status => Column { ranks: Some(members::<IncidentStatus>), ..text("status", false) },
-            Self::Severity => plain("severity_rank", false),
+            Self::Severity => Column { coarse: true, ..plain("severity_rank", false) },
             Self::AssignedTo => Column { lowered: true, ..text("assigned_to", true) },
             Self::Classification => {
                 Column { ranks: Some(members::<AlertClassification>), ..text("classification", true) }

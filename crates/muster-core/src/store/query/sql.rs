@@ -3,7 +3,7 @@
 //! parameter, in the order of [`Statement::params`].
 
 use super::{Comparison, Cursor, FacetValues, Filter, Query, QueryField, SearchTerm, SortKey, TextMatch, Value};
-use crate::store::query::Facet;
+use crate::store::query::{Column, Facet};
 
 /// Which placeholders to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,22 @@ pub struct SearchColumns {
     /// The id column and whether it holds whole numbers (a non-numeric term then cannot match).
     pub id: (&'static str, bool),
     pub facet: Option<Facet>,
+    /// An index over the text columns and the facet's values together, for terms of
+    /// [`INDEXED_TERM`] characters or more.
+    pub index: Option<TextIndex>,
 }
+
+/// A trigram index finding a fragment of the searched text without reading every row.
+#[derive(Debug, Clone, Copy)]
+pub enum TextIndex {
+    /// An FTS5 table with the trigram tokenizer, its row ids the rows' tie-break.
+    Fts5 { table: &'static str },
+    /// A lower-cased text column under a pg_trgm index.
+    Trigram { column: &'static str },
+}
+
+/// The shortest term a trigram index can find.
+pub const INDEXED_TERM: usize = 3;
 
 /// A statement ready to prepare: its text and its parameters in placeholder order.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,9 +65,23 @@ pub struct Statement {
 pub(super) struct Builder {
     dialect: Dialect,
     params: Vec<Value>,
+    /// For a page: the column its order leads with.
+    order_lead: Option<&'static str>,
 }
 
 impl Builder {
+    /// How a filter names a column. SQLite plans without statistics, so it would gather every row
+    /// of a coarse value through that column's index and sort them all; a unary `+` keeps the
+    /// index out of the plan, and the page walks its order's index instead, stopping at `top`.
+    fn column(&self, column: &Column) -> String {
+        let walk_order = self.order_lead.is_some_and(|lead| lead != column.name);
+        if self.dialect == Dialect::Sqlite && column.coarse && walk_order {
+            format!("+{}", column.name)
+        } else {
+            column.name.to_owned()
+        }
+    }
+
     pub(super) fn bind(&mut self, value: Value) -> String {
         self.params.push(value);
         match self.dialect {
@@ -113,7 +142,7 @@ fn filter_sql<F: QueryField>(b: &mut Builder, table: &Table, filter: &Filter<F>)
         Filter::Compare { field, op, value } => {
             let column = field.column();
             let placeholder = b.bind(value.clone());
-            let test = format!("{} {} {placeholder}", column.name, operator(*op));
+            let test = format!("{} {} {placeholder}", b.column(&column), operator(*op));
             // Two-valued over nulls: a null differs from every value and orders with none.
             match (column.nullable, op) {
                 (false, _) => test,
@@ -131,7 +160,7 @@ fn filter_sql<F: QueryField>(b: &mut Builder, table: &Table, filter: &Filter<F>)
             if column.nullable {
                 format!("({0} IS NOT NULL AND {0} IN ({list}))", column.name)
             } else {
-                format!("{} IN ({list})", column.name)
+                format!("{} IN ({list})", b.column(&column))
             }
         }
         Filter::IsNull { field } => format!("{} IS NULL", field.column().name),
@@ -185,7 +214,23 @@ fn facet_sql(b: &mut Builder, table: &Table, facet: Facet, values: &FacetValues)
 fn search_sql(b: &mut Builder, table: &Table, term: &SearchTerm) -> String {
     let lowered = term.text.to_lowercase();
     let mut alternatives = Vec::new();
-    for column in table.search.text {
+    let index = table.search.index.filter(|_| lowered.chars().count() >= INDEXED_TERM);
+    match index {
+        // One phrase of trigrams: the fragment, anywhere in the name or an asset's name.
+        Some(TextIndex::Fts5 { table: fts }) => {
+            let phrase = b.bind(Value::Text(format!("\"{}\"", lowered.replace('"', "\"\""))));
+            alternatives.push(format!(
+                "{}.{} IN (SELECT rowid FROM {fts} WHERE {fts} MATCH {phrase})",
+                table.name, table.tie_break
+            ));
+        }
+        Some(TextIndex::Trigram { column }) => {
+            let pattern = b.bind(Value::Text(like_pattern(&lowered, TextMatch::Contains)));
+            alternatives.push(format!("{column} LIKE {pattern} ESCAPE '\\'"));
+        }
+        None => {}
+    }
+    for column in table.search.text.iter().filter(|_| index.is_none()) {
         let pattern = b.bind(Value::Text(like_pattern(&term.text.to_ascii_lowercase(), TextMatch::Contains)));
         alternatives.push(format!("lower({column}) LIKE {pattern} ESCAPE '\\'"));
     }
@@ -197,7 +242,7 @@ fn search_sql(b: &mut Builder, table: &Table, term: &SearchTerm) -> String {
     } else {
         alternatives.push(format!("{id} = {}", b.bind(Value::Text(term.text.clone()))));
     }
-    if let (Some(facet), Some((facets, key))) = (table.search.facet, table.facets) {
+    if let (Some(facet), Some((facets, key)), None) = (table.search.facet, table.facets, index) {
         let name = b.bind(Value::Text(facet.name().to_owned()));
         let pattern = b.bind(Value::Text(like_pattern(&lowered, TextMatch::Contains)));
         alternatives.push(format!(
@@ -282,9 +327,13 @@ pub fn page<F: QueryField>(
     fixed: &[&'static str],
     query: &Query<F>,
 ) -> Result<Statement, String> {
-    let mut b = Builder { dialect, params: Vec::new() };
-    let mut conditions = vec![where_sql(&mut b, table, fixed, query)];
     let sort_keys = query.sort_keys();
+    let order_lead = Some(match sort_keys[0].0 {
+        SortKey::Field(field) => field.column().name,
+        SortKey::TieBreak => table.tie_break,
+    });
+    let mut b = Builder { dialect, params: Vec::new(), order_lead };
+    let mut conditions = vec![where_sql(&mut b, table, fixed, query)];
     let keys: Vec<(String, bool)> = sort_keys.iter().map(|(k, d)| (key_expr(table, *k), *d)).collect();
     if let Some(cursor) = &query.after {
         if !query.cursor_fits(cursor) {
@@ -323,7 +372,7 @@ pub(super) fn where_clause<F: QueryField>(
     fixed: &[&'static str],
     query: &Query<F>,
 ) -> (Builder, String) {
-    let mut b = Builder { dialect, params: Vec::new() };
+    let mut b = Builder { dialect, params: Vec::new(), order_lead: None };
     let conditions = where_sql(&mut b, table, fixed, query);
     (b, conditions)
 }
@@ -343,8 +392,37 @@ mod tests {
         name: "incidents",
         tie_break: "id",
         facets: Some(("incident_facets", "incident_id")),
-        search: SearchColumns { text: &["display_name"], id: ("id", true), facet: Some(Facet::ImpactedAssets) },
+        search: SearchColumns {
+            text: &["display_name"],
+            id: ("id", true),
+            facet: Some(Facet::ImpactedAssets),
+            index: None,
+        },
     };
+
+    #[test]
+    fn long_terms_use_the_text_index() {
+        let search = |text: &str| Query::<IncidentField> {
+            search: vec![SearchTerm { text: text.into(), negated: false }],
+            ..Query::default()
+        };
+        let mut table = INCIDENTS;
+        table.search.index = Some(TextIndex::Fts5 { table: "incident_search" });
+        let long = page(Dialect::Sqlite, &table, "id", &[], &search("WS-01\"x")).unwrap();
+        assert!(
+            long.sql.contains("incidents.id IN (SELECT rowid FROM incident_search WHERE incident_search MATCH ?1)"),
+            "{}",
+            long.sql
+        );
+        assert_eq!(long.params[0], Value::Text("\"ws-01\"\"x\"".into()));
+        assert!(!long.sql.contains("display_name"), "{}", long.sql);
+        let short = page(Dialect::Sqlite, &table, "id", &[], &search("ws")).unwrap();
+        assert!(short.sql.contains("lower(display_name) LIKE"), "{}", short.sql);
+        table.search.index = Some(TextIndex::Trigram { column: "search_text" });
+        let long = page(Dialect::Postgres, &table, "id", &[], &search("Ws-01")).unwrap();
+        assert!(long.sql.contains("search_text LIKE $1"), "{}", long.sql);
+        assert_eq!(long.params[0], Value::Text("%ws-01%".into()));
+    }
 
     #[test]
     fn values_are_bound_never_written() {
@@ -383,6 +461,20 @@ mod tests {
         assert_eq!(statement.key_is_text, vec![false, true, false]);
         let wrong = Query { after: Some(Cursor(vec![Value::Int(1)])), ..query };
         assert!(page(Dialect::Sqlite, &INCIDENTS, "id", &[], &wrong).is_err());
+    }
+
+    #[test]
+    fn coarse_columns_leave_sqlite_to_walk_the_order() {
+        let high = Filter::Compare { field: IncidentField::Severity, op: Comparison::Eq, value: Value::Int(4) };
+        let query = Query::<IncidentField> { filter: high, ..Query::default() };
+        let newest = page(Dialect::Sqlite, &INCIDENTS, "id", &[], &query).unwrap();
+        assert!(newest.sql.contains("+severity_rank = ?1"), "{}", newest.sql);
+        let by_severity =
+            Query { order: vec![OrderKey { field: IncidentField::Severity, descending: true }], ..query.clone() };
+        let sorted = page(Dialect::Sqlite, &INCIDENTS, "id", &[], &by_severity).unwrap();
+        assert!(sorted.sql.contains("WHERE severity_rank = ?1"), "{}", sorted.sql);
+        assert!(!page(Dialect::Postgres, &INCIDENTS, "id", &[], &query).unwrap().sql.contains('+'));
+        assert!(!count(Dialect::Sqlite, &INCIDENTS, &[], &query).sql.contains('+'));
     }
 
     #[test]
