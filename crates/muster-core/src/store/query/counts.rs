@@ -146,9 +146,16 @@ pub fn statement(
     }
     let facet_names = b.bind_all(COUNTED_FACETS.iter().map(|f| Value::Text(f.name().to_owned())));
     if let Some((facets, facet_key)) = table.facets {
+        // Each counted incident's facet rows, found by its id. SQLite would rather read every row
+        // of the counted facets and probe the matches: CROSS JOIN fixes the loop order, and `+`
+        // keeps the facet name from choosing the index.
+        let (join, facet) = match dialect {
+            Dialect::Sqlite => ("CROSS JOIN", "+f.facet"),
+            Dialect::Postgres => ("JOIN", "f.facet"),
+        };
         parts.push(format!(
-            "SELECT f.facet, f.value, COUNT(*) FROM m JOIN {facets} f ON f.{facet_key} = m.{key} \
-             WHERE f.facet IN ({facet_names}) GROUP BY f.facet, f.value"
+            "SELECT f.facet, f.value, COUNT(*) FROM m {join} {facets} f ON f.{facet_key} = m.{key} \
+             WHERE {facet} IN ({facet_names}) GROUP BY f.facet, f.value"
         ));
     }
     // Materialised once, read by every grouping; newest first, as the queue pages.
