@@ -11,10 +11,10 @@ mod alerts;
 mod entities;
 mod health;
 mod incidents;
-mod manage;
+pub(crate) mod manage;
 pub mod openapi;
 mod paging;
-mod query;
+pub(crate) mod query;
 
 pub(crate) fn routes() -> Routes {
     Routes::new()
