@@ -35,3 +35,4 @@ mod ingest;
 mod manage;
 mod openapi;
 mod queries;
+mod queue;
