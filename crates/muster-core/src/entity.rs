@@ -375,6 +375,14 @@ impl EntityKey {
     }
 }
 
+/// The keys one evidence item names (an alert's [`entity_keys`] are those of all its items), for
+/// views that show each item's verdict beside what it names.
+pub fn evidence_item_keys(ev: &Evidence) -> Vec<EntityKey> {
+    let mut out = Vec::new();
+    evidence_keys(ev, &mut out);
+    out
+}
+
 /// The distinct entity keys of an alert's evidence, in a stable order.
 pub fn entity_keys(alert: &Alert) -> Vec<EntityKey> {
     let mut out = Vec::new();

@@ -20,6 +20,7 @@ mod config;
 pub mod correlator;
 mod error;
 mod headers;
+pub mod live;
 mod middleware;
 mod web;
 
@@ -31,6 +32,7 @@ pub use error::{ApiError, ErrorCode, ErrorDetail, RequestIds};
 use auth::throttle::LoginThrottle;
 use auth::{AccessTable, Routes};
 use correlator::Correlator;
+use live::ChangeFeed;
 
 /// What every handler can reach. Cheap to clone: everything is behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -42,6 +44,8 @@ pub struct AppState {
     pub access: AccessTable,
     pub throttle: Arc<LoginThrottle>,
     pub correlation: Arc<CorrelationConfig>,
+    /// Every committed change, for live pages.
+    pub feed: ChangeFeed,
     /// Built on first use (or by `warm_up`) from what storage holds.
     correlator: Arc<tokio::sync::OnceCell<Arc<Correlator>>>,
 }
@@ -56,6 +60,7 @@ impl AppState {
             access: AccessTable::default(),
             throttle: Arc::new(LoginThrottle::with_defaults()),
             correlation: Arc::new(CorrelationConfig::default()),
+            feed: ChangeFeed::default(),
             correlator: Arc::default(),
         }
     }
@@ -70,7 +75,9 @@ impl AppState {
         let correlator = self
             .correlator
             .get_or_try_init(|| async {
-                Correlator::start(self.store.clone(), (*self.correlation).clone()).await.map(Arc::new)
+                Correlator::start_with_feed(self.store.clone(), (*self.correlation).clone(), self.feed.clone())
+                    .await
+                    .map(Arc::new)
             })
             .await?;
         Ok(correlator.clone())
@@ -108,6 +115,7 @@ pub fn app(mut state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), auth::guard::guard))
         .layer(from_fn_with_state(state.clone(), auth::client::client_addr))
         .layer(from_fn_with_state(state.clone(), headers::security_headers))
+        .layer(axum::middleware::from_fn(api::members::preference_applied))
         .with_state(state.clone());
     middleware::layers(routed, &state.config, state.clock)
 }
@@ -119,6 +127,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let feed = state.feed.clone();
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Live streams never end by themselves: closing the feed ends them, so shutdown can finish.
+    let shutdown = async move {
+        shutdown.await;
+        feed.close();
+    };
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }

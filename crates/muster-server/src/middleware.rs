@@ -89,8 +89,12 @@ async fn render_errors(State(rendering): State<Rendering>, request: Request, nex
     let ids = request.extensions().get::<RequestIds>().copied().unwrap_or_else(|| RequestIds::new(None));
     let response = next.run(request).await;
     let (mut parts, body) = response.into_parts();
+    let is_page =
+        parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
     let error = match parts.extensions.remove::<ApiError>() {
         Some(error) => error,
+        // A page that explains itself (an incident that is not there) is shown as it is.
+        None if is_page => return Response::from_parts(parts, body),
         None if parts.status.is_client_error() || parts.status.is_server_error() => {
             unrendered_error(parts.status, body, rendering.body_limit).await
         }

@@ -12,6 +12,7 @@ use muster_core::entity::EntityKind;
 use muster_core::history::{Actor, ActorKind, HistoryEntry, HistoryFilter, HistoryKind, NewHistoryEntry};
 use muster_core::incident::{Incident, IncidentMeta};
 use muster_core::store::columns::{alert_from_row, incident_from_row, AlertColumns, IncidentColumns};
+use muster_core::store::query::counts::FacetCounts;
 use muster_core::store::query::{AlertQuery, IncidentQuery, QueryPage};
 use muster_core::store::{
     CommentTarget, EncodedBatch, IncidentStore, PageRequest, StoreError, StoreResult, StoredAlert, TagCount,
@@ -791,6 +792,10 @@ impl IncidentStore for PostgresStore {
 
     async fn count_incidents(&self, query: &IncidentQuery) -> StoreResult<u64> {
         query::count(&self.pool, &query::incident_count(query)).await
+    }
+
+    async fn incident_facet_counts(&self, query: &IncidentQuery, limit: u32) -> StoreResult<FacetCounts> {
+        query::incident_facet_counts(&self.pool, query, limit).await
     }
 
     async fn query_alerts(&self, query: &AlertQuery) -> StoreResult<QueryPage<StoredAlert>> {

@@ -1,5 +1,6 @@
 //! Filtered, ordered, paged reads ([`muster_core::store::query`]) on PostgreSQL.
 
+use muster_core::store::query::counts::{self, FacetCounts};
 use muster_core::store::query::sql::{self, Dialect, SearchColumns, Statement, Table};
 use muster_core::store::query::{AlertQuery, Cursor, Facet, IncidentQuery, Value};
 use muster_core::store::{StoreError, StoreResult};
@@ -80,6 +81,21 @@ pub(crate) fn incident_page(columns: &str, query: &IncidentQuery) -> StoreResult
 
 pub(crate) fn incident_count(query: &IncidentQuery) -> Statement {
     sql::count(Dialect::Postgres, &INCIDENTS, incident_conditions(query), query)
+}
+
+pub(crate) async fn incident_facet_counts(
+    pool: &PgPool,
+    query: &IncidentQuery,
+    limit: u32,
+) -> StoreResult<FacetCounts> {
+    let statement = counts::statement(Dialect::Postgres, &INCIDENTS, incident_conditions(query), query, limit);
+    let rows = bind_all(&statement).fetch_all(pool).await.map_err(backend)?;
+    let rows = rows
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+        .collect::<Result<Vec<(String, Option<String>, i64)>, sqlx::Error>>()
+        .map_err(backend)?;
+    Ok(FacetCounts::from_rows(rows, limit))
 }
 
 pub(crate) fn alert_page(columns: &str, query: &AlertQuery) -> StoreResult<Statement> {

@@ -4,6 +4,7 @@ use muster_core::alert::AlertComment;
 use muster_core::entity::EntityKind;
 use muster_core::history::{HistoryEntry, HistoryFilter, NewHistoryEntry};
 use muster_core::incident::Incident;
+use muster_core::store::query::counts::FacetCounts;
 use muster_core::store::query::{AlertQuery, IncidentQuery, QueryPage};
 use muster_core::store::{
     CommentTarget, EncodedBatch, IncidentStore, PageRequest, StoreError, StoreResult, StoredAlert, TagCount,
@@ -249,6 +250,11 @@ impl IncidentStore for SqliteStore {
     async fn count_incidents(&self, query: &IncidentQuery) -> StoreResult<u64> {
         let query = query.clone();
         self.read(move |conn, _| query::incident_count(conn, &query)).await
+    }
+
+    async fn incident_facet_counts(&self, query: &IncidentQuery, limit: u32) -> StoreResult<FacetCounts> {
+        let query = query.clone();
+        self.read(move |conn, _| query::incident_facet_counts(conn, &query, limit)).await
     }
 
     async fn query_alerts(&self, query: &AlertQuery) -> StoreResult<QueryPage<StoredAlert>> {

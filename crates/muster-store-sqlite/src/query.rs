@@ -1,6 +1,7 @@
 //! Filtered, ordered, paged reads ([`muster_core::store::query`]) on SQLite.
 
 use muster_core::incident::Incident;
+use muster_core::store::query::counts::{self, FacetCounts};
 use muster_core::store::query::sql::{self, Dialect, SearchColumns, Statement, Table};
 use muster_core::store::query::{AlertQuery, Cursor, Facet, IncidentQuery, Value};
 use muster_core::store::{StoreError, StoreResult, StoredAlert};
@@ -90,6 +91,17 @@ pub(crate) fn incident_page(
 
 pub(crate) fn incident_count(conn: &Connection, query: &IncidentQuery) -> StoreResult<u64> {
     count(conn, &sql::count(Dialect::Sqlite, &INCIDENTS, incident_conditions(query), query))
+}
+
+pub(crate) fn incident_facet_counts(conn: &Connection, query: &IncidentQuery, limit: u32) -> StoreResult<FacetCounts> {
+    let statement = counts::statement(Dialect::Sqlite, &INCIDENTS, incident_conditions(query), query, limit);
+    let mut prepared = conn.prepare_cached(&statement.sql).map_err(backend)?;
+    let rows = prepared
+        .query_map(params_from_iter(bound(&statement.params)), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    Ok(FacetCounts::from_rows(rows, limit))
 }
 
 pub(crate) fn alert_page(

@@ -4,6 +4,7 @@
 use muster_core::assessment::Assessment;
 use muster_core::enums::{AlertClassification, AlertSeverity, GraphEnum, IncidentStatus};
 use muster_core::incident::Incident;
+use muster_core::store::query::counts::{Counted, FacetCounts};
 use muster_core::store::query::{
     AlertField, AlertQuery, Comparison, Cursor, Facet, FacetValues, Filter, IncidentField, IncidentQuery, OrderKey,
     Query, QueryField, SearchTerm, TextMatch, Value,
@@ -145,6 +146,39 @@ pub async fn incident_search_finds_names_ids_and_assets(store: &dyn Store) {
     assert_eq!(ids(store, &search(&[("laptop-3", false)])).await, vec![3]);
     assert_eq!(sorted(ids(store, &search(&[("ransomware", false), ("host-4", true)])).await), vec![2, 6, 8]);
     assert_eq!(ids(store, &search(&[("nothing-like-this", false)])).await, Vec::<i64>::new());
+}
+
+/// Facet counts: per value of each queue filter, over the incidents a query selects; when a limit
+/// cuts the count short, it covers the newest and says so.
+pub async fn facet_counts_follow_the_filter(store: &dyn Store) {
+    store.write(WriteBatch { incidents: queue(), ..Default::default() }).await.unwrap();
+    let count = |counts: &FacetCounts, property: Counted, value: Option<&str>| {
+        counts.of(property).iter().find(|v| v.value.as_deref() == value).map_or(0, |v| v.count)
+    };
+    let all = store.incident_facet_counts(&Query::default(), 100).await.unwrap();
+    assert_eq!((all.counted, all.complete()), (8, true));
+    assert_eq!(count(&all, Counted::Facet(Facet::CustomTags), Some("vip")), 2);
+    assert_eq!(count(&all, Counted::Facet(Facet::CustomTags), Some("finance")), 2);
+    assert_eq!(count(&all, Counted::Facet(Facet::ServiceSources), Some("suricata")), 4);
+    assert_eq!(count(&all, Counted::Severity, Some("high")), 2);
+    assert_eq!(count(&all, Counted::Status, Some("resolved")), 3);
+    assert_eq!(count(&all, Counted::AssignedTo, None), 4);
+    assert_eq!(count(&all, Counted::AssignedTo, Some("analyst2@contoso.com")), 2);
+    assert_eq!(count(&all, Counted::Classification, Some("truePositive")), 2);
+    assert!(all.of(Counted::Facet(Facet::ImpactedAssets)).is_empty(), "asset names are for search");
+    let by_count: Vec<u64> = all.of(Counted::Severity).iter().map(|v| v.count).collect();
+    assert!(by_count.windows(2).all(|w| w[0] >= w[1]), "most frequent first: {by_count:?}");
+
+    let vip = only(Filter::Facet { facet: Facet::CustomTags, values: FacetValues::In(vec!["vip".into()]) });
+    let counts = store.incident_facet_counts(&vip, 100).await.unwrap();
+    assert_eq!(counts.counted, 2);
+    assert_eq!(count(&counts, Counted::Facet(Facet::CustomTags), Some("finance")), 1);
+    assert_eq!(count(&counts, Counted::Facet(Facet::ServiceSources), Some("suricata")), 0);
+
+    // The newest three are 8, 7 and 6.
+    let newest = store.incident_facet_counts(&Query::default(), 3).await.unwrap();
+    assert_eq!((newest.counted, newest.complete()), (3, false));
+    assert_eq!(count(&newest, Counted::Facet(Facet::ServiceSources), Some("suricata")), 3);
 }
 
 /// Reads every page of a query, following cursors.

@@ -57,4 +57,5 @@ contract!(
     incident_orders_page_by_cursor,
     default_order_is_stable_while_incidents_arrive,
     alert_queries_filter_order_and_page,
+    facet_counts_follow_the_filter,
 );

@@ -200,6 +200,9 @@ pub trait IncidentStore: Send + Sync {
     async fn query_incidents(&self, query: &IncidentQuery) -> StoreResult<QueryPage<Incident>>;
     /// How many incidents a query selects (its order and paging ignored).
     async fn count_incidents(&self, query: &IncidentQuery) -> StoreResult<u64>;
+    /// How many of the newest `limit` incidents a query selects have each value of each queue
+    /// filter ([`query::counts`]).
+    async fn incident_facet_counts(&self, query: &IncidentQuery, limit: u32) -> StoreResult<FacetCounts>;
     /// One page of the alerts a query selects, in its order, with their comments.
     async fn query_alerts(&self, query: &AlertQuery) -> StoreResult<QueryPage<StoredAlert>>;
     /// How many alerts a query selects (its order and paging ignored).
@@ -266,4 +269,5 @@ pub mod columns;
 pub mod query;
 
 use columns::{AlertColumns, IncidentColumns};
+use query::counts::FacetCounts;
 use query::{AlertQuery, IncidentQuery, QueryPage};

@@ -13,6 +13,7 @@ use muster_core::store::StoredAlert;
 use muster_core::{Alert, IncidentId};
 use serde_json::{json, Map, Value};
 
+use super::members::EnumMembers;
 use super::paging::{base_url, collection, next_link, project};
 use super::query::{list_request, selection, token, ListOptions, PageLimits};
 use crate::auth::{Access, Principal, Routes, Scope};
@@ -133,12 +134,13 @@ pub(crate) fn alert_visible(scope: &Scope, alert: &Alert) -> bool {
 }
 
 /// An alert as a client sees it.
-pub(crate) fn alert_json(stored: &StoredAlert) -> Map<String, Value> {
+pub(crate) fn alert_json(stored: &StoredAlert, members: EnumMembers) -> Map<String, Value> {
     let mut map = Map::new();
     map.insert("@odata.type".into(), Value::String(ALERT_TYPE.into()));
     if let Ok(Value::Object(fields)) = serde_json::to_value(&stored.alert) {
         map.extend(fields);
     }
+    members.alert(&mut map);
     map
 }
 
@@ -197,11 +199,12 @@ pub(crate) async fn list_page(
     let base = base_url(state, headers);
     let next =
         page.next.as_ref().map(|cursor| next_link(&base, path, options, query.top, &token::encode(&query, cursor)));
+    let members = EnumMembers::of(headers);
     let items: Vec<Value> = page
         .items
         .iter()
         .filter(|a| alert_visible(&principal.scope, &a.alert))
-        .map(|a| Value::Object(project(alert_json(a), request.select.as_deref())))
+        .map(|a| Value::Object(project(alert_json(a, members), request.select.as_deref())))
         .collect();
     Ok(collection(&base, "security/alerts_v2", items, count, next))
 }
@@ -220,9 +223,10 @@ async fn count(
 async fn get_one(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    members: EnumMembers,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let stored = state.store.alert(&id).await?.filter(|a| alert_visible(&principal.scope, &a.alert));
     let stored = stored.ok_or_else(|| ApiError::new(ErrorCode::ItemNotFound, format!("No alert with id '{id}'.")))?;
-    Ok(Json(Value::Object(alert_json(&stored))))
+    Ok(Json(Value::Object(alert_json(&stored, members))))
 }

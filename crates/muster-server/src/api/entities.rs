@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::alerts::{alert_json, alert_visible};
 use super::incidents::incident_json;
+use super::members::EnumMembers;
 use super::paging::{base_url, decode_skiptoken, encode_skiptoken, page_size};
 use crate::auth::{Access, Principal, Routes};
 use crate::error::{ApiError, ErrorCode};
@@ -78,7 +79,7 @@ async fn alerts(
     let mut body = json!({
         "kind": kind.as_str(),
         "value": value,
-        "alerts": page.iter().filter(|a| alert_visible(&principal.scope, &a.alert)).map(|a| Value::Object(alert_json(a))).collect::<Vec<_>>(),
+        "alerts": page.iter().filter(|a| alert_visible(&principal.scope, &a.alert)).map(|a| Value::Object(alert_json(a, EnumMembers::of(&headers)))).collect::<Vec<_>>(),
     });
     if page.len() == top as usize {
         if let Some(last) = page.last() {
@@ -97,6 +98,7 @@ async fn alerts(
 async fn incidents(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    members: EnumMembers,
     Path(kind): Path<String>,
     Query(query): Query<EntityQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -125,7 +127,7 @@ async fn incidents(
     Ok(Json(json!({
         "kind": kind.as_str(),
         "value": value,
-        "incidents": found.iter().map(|i| Value::Object(incident_json(i))).collect::<Vec<_>>(),
+        "incidents": found.iter().map(|i| Value::Object(incident_json(i, members))).collect::<Vec<_>>(),
         "@muster.truncated": truncated,
     })))
 }

@@ -14,6 +14,7 @@ use muster_core::{Incident, IncidentId};
 use serde_json::{Map, Value};
 
 use super::alerts::{alert_json, alert_visible};
+use super::members::EnumMembers;
 use super::paging::{base_url, collection, next_link, project};
 use super::query::{list_request, selection, token, within_groups, ListOptions, PageLimits};
 use crate::auth::{Access, Principal, Routes};
@@ -34,12 +35,13 @@ pub(crate) fn routes() -> Routes {
 }
 
 /// An incident as a client sees it.
-pub(crate) fn incident_json(incident: &Incident) -> Map<String, Value> {
+pub(crate) fn incident_json(incident: &Incident, members: EnumMembers) -> Map<String, Value> {
     let mut map = Map::new();
     map.insert("@odata.type".into(), Value::String(INCIDENT_TYPE.into()));
     if let Ok(Value::Object(fields)) = serde_json::to_value(incident) {
         map.extend(fields);
     }
+    members.incident(&mut map);
     map
 }
 
@@ -50,7 +52,7 @@ const LIMITS: PageLimits = PageLimits { default: MAX_TOP, max: MAX_TOP, strict: 
 const EXPANDED_ALERTS: u32 = 150;
 
 /// The incident query of a request, limited to the caller's device groups.
-fn scoped(mut query: IncidentQuery, principal: &Principal) -> IncidentQuery {
+pub(crate) fn scoped(mut query: IncidentQuery, principal: &Principal) -> IncidentQuery {
     if let Some(groups) = principal.scope.groups() {
         within_groups(&mut query, groups);
     }
@@ -58,8 +60,13 @@ fn scoped(mut query: IncidentQuery, principal: &Principal) -> IncidentQuery {
 }
 
 /// An incident with its alerts (`$expand=alerts`), as the caller may see them.
-async fn with_alerts(state: &AppState, principal: &Principal, incident: &Incident) -> Result<Value, ApiError> {
-    let mut json = incident_json(incident);
+async fn with_alerts(
+    state: &AppState,
+    principal: &Principal,
+    members: EnumMembers,
+    incident: &Incident,
+) -> Result<Value, ApiError> {
+    let mut json = incident_json(incident, members);
     let query = AlertQuery {
         filter: Filter::Compare {
             field: AlertField::IncidentId,
@@ -74,7 +81,7 @@ async fn with_alerts(state: &AppState, principal: &Principal, incident: &Inciden
         .items
         .iter()
         .filter(|a| alert_visible(&principal.scope, &a.alert))
-        .map(|a| Value::Object(alert_json(a)))
+        .map(|a| Value::Object(alert_json(a, members)))
         .collect();
     json.insert("alerts".into(), Value::Array(alerts));
     Ok(Value::Object(json))
@@ -83,6 +90,7 @@ async fn with_alerts(state: &AppState, principal: &Principal, incident: &Inciden
 async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    members: EnumMembers,
     headers: HeaderMap,
     Query(options): Query<ListOptions>,
 ) -> Result<Json<Value>, ApiError> {
@@ -97,9 +105,9 @@ async fn list(
     let mut items = Vec::with_capacity(page.items.len());
     for incident in page.items.iter().filter(|i| principal.scope.allows(i)) {
         let item = if expand {
-            with_alerts(&state, &principal, incident).await?
+            with_alerts(&state, &principal, members, incident).await?
         } else {
-            Value::Object(incident_json(incident))
+            Value::Object(incident_json(incident, members))
         };
         items.push(select(item, request.select.as_deref()));
     }
@@ -139,6 +147,7 @@ async fn visible_incident(state: &AppState, principal: &Principal, id: &str) -> 
 async fn get_one(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    members: EnumMembers,
     Path(id): Path<String>,
     Query(options): Query<ListOptions>,
 ) -> Result<Response, ApiError> {
@@ -151,9 +160,9 @@ async fn get_one(
     )?;
     let incident = visible_incident(&state, &principal, &id).await?;
     let item = if request.expand.iter().any(|e| e == "alerts") {
-        with_alerts(&state, &principal, &incident).await?
+        with_alerts(&state, &principal, members, &incident).await?
     } else {
-        Value::Object(incident_json(&incident))
+        Value::Object(incident_json(&incident, members))
     };
     let mut response = Json(select(item, request.select.as_deref())).into_response();
     // The version a PATCH with If-Match must name.

@@ -17,10 +17,12 @@ use serde_json::{json, Map, Value};
 
 use super::alerts::alert_json;
 use super::incidents::incident_json;
+use super::members::EnumMembers;
 use super::paging::base_url;
 use crate::auth::{Access, Principal, Routes};
 use crate::correlator::{ChangeContext, IncidentEdit, ManageError};
 use crate::error::{ApiError, ErrorCode};
+use crate::live::{Change, ChangeKind};
 use crate::AppState;
 
 /// Incidents one bulk update takes at most.
@@ -76,7 +78,7 @@ fn incident_id(id: &str) -> Result<IncidentId, ApiError> {
     id.parse().map_err(|_| ApiError::new(ErrorCode::ItemNotFound, format!("No incident with id '{id}'.")))
 }
 
-fn context(state: &AppState, principal: &Principal) -> ChangeContext {
+pub(crate) fn context(state: &AppState, principal: &Principal) -> ChangeContext {
     ChangeContext { actor: principal.actor(), now: state.clock.now(), scope: principal.scope.clone() }
 }
 
@@ -115,18 +117,19 @@ async fn patch_incident(
     let edit = IncidentEdit { patch, ..IncidentEdit::default() };
     let incident =
         state.correlator().await?.update_incident(id, &edit, if_match(&headers), &context(&state, &principal)).await?;
-    Ok(with_etag(&incident, Value::Object(incident_json(&incident))))
+    Ok(with_etag(&incident, Value::Object(incident_json(&incident, EnumMembers::of(&headers)))))
 }
 
 async fn patch_alert(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    members: EnumMembers,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let patch = AlertPatch::from_json(&json_body(&body)?).map_err(invalid)?;
     let stored = state.correlator().await?.update_alert(&id, &patch, &context(&state, &principal)).await?;
-    Ok(Json(Value::Object(alert_json(&stored))))
+    Ok(Json(Value::Object(alert_json(&stored, members))))
 }
 
 /// A comment body: one `alertComment` object, or an array of them (what the Python SDK sends).
@@ -161,8 +164,8 @@ fn comments_response(state: &AppState, headers: &HeaderMap, comments: &[AlertCom
     }
 }
 
-/// Stores the comments in order, each with its entry in the incident's log.
-async fn add_comments(
+/// Stores the comments in order, each with its entry in the incident's log, and tells live pages.
+pub(crate) async fn add_comments(
     state: &AppState,
     principal: &Principal,
     target: CommentTarget,
@@ -184,6 +187,10 @@ async fn add_comments(
             entry = entry.change("alert", None, Some(json!(alert)));
         }
         state.store.append_history(&[entry]).await?;
+    }
+    if let Some(home) = state.store.incident(incident).await? {
+        let device_groups = std::sync::Arc::from(home.device_groups.as_slice());
+        state.feed.publish(Change { incident_id: incident, kind: ChangeKind::Commented, device_groups });
     }
     Ok(comments)
 }

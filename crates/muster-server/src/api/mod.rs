@@ -7,11 +7,14 @@ use crate::auth::Routes;
 use crate::error::{ApiError, ErrorCode};
 
 mod admin;
-mod alerts;
+pub(crate) mod alerts;
 mod entities;
+mod events;
+pub(crate) mod facets;
 mod health;
-mod incidents;
+pub(crate) mod incidents;
 pub(crate) mod manage;
+pub(crate) mod members;
 pub mod openapi;
 mod paging;
 pub(crate) mod query;
@@ -24,6 +27,8 @@ pub(crate) fn routes() -> Routes {
         .merge(incidents::routes())
         .merge(manage::routes())
         .merge(entities::routes())
+        .merge(facets::routes())
+        .merge(events::routes())
         .merge(openapi::routes())
 }
 

@@ -36,6 +36,25 @@ fn described(method: &str, path: &str) -> Option<(&'static str, &'static [&'stat
         ("GET", "/queue/incidents/{id}/preview") => ("A queue row's preview pane (page fragment)", &[]),
         ("POST", "/queue/columns") => ("Save the queue columns a person shows (form post)", &[]),
         ("POST", "/queue/bulk") => ("Change the selected incidents at once (form post)", &[]),
+        ("GET", "/incidents/{id}") => (
+            "The incident page; ?tab= summary, graph, alerts, assets, evidence or history",
+            &["tab", "after", "kind", "before"],
+        ),
+        ("GET", "/incidents/{id}/header") => ("The incident page's header (fragment)", &[]),
+        ("GET", "/incidents/{id}/history") => {
+            ("The incident's comments and history log (fragment)", &["kind", "before"])
+        }
+        ("POST", "/incidents/{id}/comments") => ("Comment on an incident (form post)", &[]),
+        ("GET", "/incidents/{id}/manage") => ("The manage pane: a fragment with HX-Request, else a page", &[]),
+        ("POST", "/incidents/{id}/manage") => ("Save the manage pane (form post carrying the version it edits)", &[]),
+        ("GET", "/incidents/{id}/manage/determinations") => {
+            ("The determinations that fit a classification (fragment)", &["classification"])
+        }
+        ("POST", "/incidents/{id}/alerts/move") => ("Move the selected alerts (form post)", &[]),
+        ("GET", "/incidents/{id}/suggest") => ("Incidents matching a name or id, as <option>s (fragment)", &["target"]),
+        ("GET", "/live/new-incidents") => ("\"N new incidents — refresh\" for the queue (fragment)", &["since"]),
+        ("GET", "/static/live.js") => ("The live-updates listener", &[]),
+        ("GET", "/static/incident.css") => ("The incident page's stylesheet", &[]),
         ("GET", "/admin/tokens") => ("API tokens page (admin)", &[]),
         ("POST", "/admin/tokens") => ("Create an API token (admin form)", &[]),
         ("POST", "/admin/tokens/{id}/revoke") => ("Revoke an API token (admin form)", &[]),
@@ -66,11 +85,20 @@ fn described(method: &str, path: &str) -> Option<(&'static str, &'static [&'stat
             ("Move alerts to an incident, or to a new one", &[])
         }
         ("POST", "/v1.0/muster/incidents/bulkUpdate") => ("Apply one change to many incidents", &[]),
+        ("GET", "/v1.0/muster/incidents/facets") => {
+            ("How many incidents of a view have each value of each queue filter", &["$filter", "$search", "limit"])
+        }
         ("GET", "/v1.0/muster/tags") => ("Tags used before, most used first", &["prefix", "$top"]),
         ("GET", "/v1.0/muster/entities/{kind}/alerts") => {
             ("Alerts that involve an entity", &["value", "$top", "$skiptoken"])
         }
         ("GET", "/v1.0/muster/entities/{kind}/incidents") => ("Incidents that involve an entity", &["value"]),
+        ("GET", "/v1.0/muster/events") => (
+            "Live changes as server-sent events: `incident` events carrying {incidentId, kind} \
+             (created, updated, commented, alertsMoved, merged) for incidents the caller may see; \
+             `lagged` when some were missed",
+            &[],
+        ),
         ("GET", "/v1.0/muster/me") => ("Who the caller is", &[]),
         ("GET", "/v1.0/muster/users") => ("List users (admin)", &[]),
         ("POST", "/v1.0/muster/users") => ("Create a user (admin)", &[]),

@@ -8,11 +8,11 @@
 //! after it that was correlated in the same epoch fails too (they build on what was not stored),
 //! and the correlator is told to rebuild its memory from storage before it correlates again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use muster_core::history::NewHistoryEntry;
+use muster_core::history::{HistoryKind, NewHistoryEntry};
 use muster_core::incident::Incident;
 use muster_core::store::columns::{AlertColumns, IncidentColumns};
 use muster_core::store::{EncodedBatch, Store, StoreError, StoreResult};
@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::Accepted;
+use crate::live::{Change, ChangeFeed, ChangeKind};
 
 /// What the correlator and the committer both watch.
 #[derive(Debug, Default)]
@@ -68,6 +69,7 @@ struct Transaction {
     last: u64,
     batches: Vec<EncodedBatch>,
     replies: Vec<Reply>,
+    changes: Vec<Change>,
 }
 
 /// A transaction being written: who to answer once it is done.
@@ -75,6 +77,8 @@ struct Writing {
     epoch: u64,
     last: u64,
     replies: Vec<Reply>,
+    /// Published once the write is committed.
+    changes: Vec<Change>,
     write: JoinHandle<StoreResult<()>>,
 }
 
@@ -83,10 +87,11 @@ pub(crate) fn spawn(
     store: Arc<dyn Store>,
     progress: Arc<Progress>,
     codec: Option<Arc<dyn muster_core::store::BodyCodec>>,
+    feed: ChangeFeed,
 ) -> mpsc::Sender<Message> {
     // While one transaction commits, the correlator may run this far ahead.
     let (sender, queue) = mpsc::channel::<Message>(MERGED_BATCHES);
-    tokio::spawn(Committer { store, progress, codec, queue, held: None, poisoned: None }.run());
+    tokio::spawn(Committer { store, progress, codec, feed, queue, held: None, poisoned: None }.run());
     sender
 }
 
@@ -94,6 +99,7 @@ struct Committer {
     store: Arc<dyn Store>,
     progress: Arc<Progress>,
     codec: Option<Arc<dyn muster_core::store::BodyCodec>>,
+    feed: ChangeFeed,
     queue: mpsc::Receiver<Message>,
     /// A message taken from the queue that belongs to the next round.
     held: Option<Message>,
@@ -108,6 +114,31 @@ struct Gathered {
     commits: Vec<(u64, Batch, Vec<Reply>)>,
     /// A barrier met after them: answered once they are written.
     barrier: Option<oneshot::Sender<()>>,
+}
+
+/// One change per incident a transaction writes, said by what its history records.
+fn changes_of(commits: &[(u64, Batch, Vec<Reply>)]) -> Vec<Change> {
+    let mut touched: BTreeMap<IncidentId, (Vec<HistoryKind>, Arc<[String]>)> = BTreeMap::new();
+    for (_, batch, _) in commits {
+        for incident in &batch.incidents {
+            let entry = touched.entry(incident.id).or_default();
+            // The latest version's groups decide who hears of it.
+            entry.1 = Arc::from(incident.device_groups.as_slice());
+        }
+        for entry in &batch.history {
+            if let Some(t) = touched.get_mut(&entry.incident_id) {
+                t.0.push(entry.kind);
+            }
+        }
+    }
+    touched
+        .into_iter()
+        .map(|(incident_id, (kinds, device_groups))| Change {
+            incident_id,
+            kind: ChangeKind::of_history(kinds),
+            device_groups,
+        })
+        .collect()
 }
 
 impl Committer {
@@ -205,6 +236,7 @@ impl Committer {
                 base.entry(incident.id).or_insert(incident.meta.version - 1);
             }
         }
+        let changes = changes_of(&commits);
         let mut batches = Vec::with_capacity(commits.len());
         let mut replies = Vec::new();
         let mut failure = None;
@@ -229,7 +261,7 @@ impl Committer {
         }
         match failure {
             Some(error) => Err((error, replies, last)),
-            None => Ok(Transaction { epoch, last, batches, replies }),
+            None => Ok(Transaction { epoch, last, batches, replies, changes }),
         }
     }
 
@@ -248,14 +280,14 @@ impl Committer {
             self.fail(error, transaction.replies, transaction.last);
             return None;
         }
-        let Transaction { epoch, last, batches, replies } = transaction;
+        let Transaction { epoch, last, batches, replies, changes } = transaction;
         let store = self.store.clone();
         let write = tokio::spawn(async move { store.write_encoded(batches).await });
-        Some(Writing { epoch, last, replies, write })
+        Some(Writing { epoch, last, replies, changes, write })
     }
 
     fn finish(&mut self, writing: Writing, outcome: Result<StoreResult<()>, tokio::task::JoinError>) {
-        let Writing { epoch, last, replies, .. } = writing;
+        let Writing { epoch, last, replies, changes, .. } = writing;
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(e) => Err(StoreError::Backend(format!("the write task failed: {e}"))),
@@ -263,6 +295,9 @@ impl Committer {
         match outcome {
             Ok(()) => {
                 self.progress.committed.store(last, Ordering::Release);
+                for change in changes {
+                    self.feed.publish(change);
+                }
                 for reply in replies {
                     let _ = reply.to.send(Ok(reply.accepted));
                 }

@@ -34,6 +34,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 use self::cache::IncidentCache;
 use self::committer::{Batch, Message, Progress, Reply};
+use crate::live::ChangeFeed;
 
 /// The system tag Graph gives an incident merged into another.
 pub const REDIRECTED_TAG: &str = "Redirected";
@@ -200,10 +201,19 @@ impl Correlator {
     /// Rebuilds the engine's memory from storage: the alerts of the window measured back from the
     /// latest activity stored (not from the wall clock), so a restart changes no result.
     pub async fn start(store: Arc<dyn Store>, config: CorrelationConfig) -> Result<Self, StoreError> {
+        Self::start_with_feed(store, config, ChangeFeed::default()).await
+    }
+
+    /// [`Self::start`], publishing every committed change to `feed`.
+    pub async fn start_with_feed(
+        store: Arc<dyn Store>,
+        config: CorrelationConfig,
+        feed: ChangeFeed,
+    ) -> Result<Self, StoreError> {
         let engine = rebuild(store.as_ref(), &config).await?;
         let progress = Arc::new(Progress::default());
         let codec = store.body_codec();
-        let commits = committer::spawn(store.clone(), progress.clone(), codec.clone());
+        let commits = committer::spawn(store.clone(), progress.clone(), codec.clone(), feed);
         let state = State {
             engine,
             incidents: IncidentCache::new(CACHED_INCIDENTS),

@@ -4,6 +4,9 @@
 //! fragment it swaps in, any other request the full page, so every URL also works on reload.
 
 mod assets;
+mod form;
+mod incident;
+mod live;
 mod queue;
 mod tokens;
 
@@ -15,7 +18,12 @@ use crate::auth::{Access, Credential, Principal, Routes};
 use crate::error::ApiError;
 
 pub(crate) fn routes() -> Routes {
-    Routes::new().merge(assets::routes()).merge(queue::routes()).merge(tokens::routes())
+    Routes::new()
+        .merge(assets::routes())
+        .merge(queue::routes())
+        .merge(tokens::routes())
+        .merge(incident::routes())
+        .merge(live::routes())
 }
 
 /// Renders a template, or a 500 whose cause is logged.

@@ -36,3 +36,4 @@ mod manage;
 mod openapi;
 mod queries;
 mod queue;
+mod web_incident;

@@ -255,7 +255,55 @@ async fn bad_queries_are_refused_with_reasons(app: TestApp) {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// Facet counts follow the view's filter and search; a bad limit is refused.
+async fn facet_counts_follow_the_view(app: TestApp) {
+    seeded(&app).await;
+    let t = token(&app, Role::Viewer).await;
+    let counts = |body: &Value, property: &str| -> Vec<(Value, u64)> {
+        let facet = body["facets"].as_array().unwrap().iter().find(|f| f["property"] == property).unwrap();
+        facet["values"].as_array().unwrap().iter().map(|v| (v["value"].clone(), v["count"].as_u64().unwrap())).collect()
+    };
+    let (status, body) = get(&app, &t, "/v1.0/muster/incidents/facets").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["counted"].as_u64(), body["complete"].as_bool()), (Some(8), Some(true)));
+    assert_eq!(counts(&body, "severity").iter().map(|c| c.1).sum::<u64>(), 8);
+    assert!(counts(&body, "assignedTo").contains(&(Value::Null, 4)), "{body}");
+    let filter = urlencode("customTags/any(t: t eq 'vip')");
+    let (_, body) = get(&app, &t, &format!("/v1.0/muster/incidents/facets?$filter={filter}")).await;
+    assert_eq!(body["counted"], 2);
+    assert_eq!(counts(&body, "customTags"), vec![(json!("vip"), 2), (json!("finance"), 1)]);
+    let (_, body) = get(&app, &t, "/v1.0/muster/incidents/facets?$search=ransomware&limit=3").await;
+    assert_eq!((body["counted"].as_u64(), body["complete"].as_bool()), (Some(3), Some(false)));
+    for bad in ["limit=0", "limit=lots", "$filter=colour eq 'red'"] {
+        let (status, body) = get(&app, &t, &format!("/v1.0/muster/incidents/facets?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+}
+
+/// Members after `unknownFutureValue` read as it unless the client prefers to see them.
+async fn evolvable_members_need_the_preference(app: TestApp) {
+    let mut incidents = queue();
+    incidents[0].status = muster_core::enums::IncidentStatus::AwaitingAction;
+    app.store.write(WriteBatch { incidents, ..Default::default() }).await.unwrap();
+    let t = token(&app, Role::Viewer).await;
+    let response = app.client.get(app.url("/v1.0/security/incidents/1")).bearer_auth(&t).send().await.unwrap();
+    assert!(response.headers().get("preference-applied").is_none());
+    assert_eq!(response.json::<Value>().await.unwrap()["status"], "unknownFutureValue");
+    let response = app
+        .client
+        .get(app.url("/v1.0/security/incidents?$filter=id eq '1'"))
+        .bearer_auth(&t)
+        .header("Prefer", "include-unknown-enum-members")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["preference-applied"], "include-unknown-enum-members");
+    assert_eq!(response.json::<Value>().await.unwrap()["value"][0]["status"], "awaitingAction");
+}
+
 on_both_backends!(
+    facet_counts_follow_the_view,
+    evolvable_members_need_the_preference,
     filters_select_what_they_say,
     orders_counts_search_and_expand,
     next_links_are_stable_while_alerts_arrive,

@@ -113,6 +113,10 @@ async fn the_queue_is_a_page_and_a_fragment(app: TestApp) {
     assert!(html.starts_with("<!doctype html>") && html.contains("id=\"queue-form\""), "the whole page");
     assert_eq!(rows(&html), 3, "{html}");
     assert!(html.contains("includeIndicatorStyles"), "htmx is told not to inject styles");
+    // The panel counts each value over the time range, from the store's facet counts.
+    assert!(html.contains("value=\"high\"> <span>High</span> <span class=\"count\">1</span>"), "{html}");
+    assert!(html.contains("value=\"unassigned\"> <span>Unassigned</span> <span class=\"count\">3</span>"), "{html}");
+    assert!(html.contains("value=\"ws-high\"") || html.contains("<span>Windows11</span>"), "stored values are offered");
     assert!(
         !html.contains(" style=") && !html.contains("<style") && !html.contains(" hx-on"),
         "nothing the CSP refuses"

@@ -23,43 +23,53 @@ const CHUNK: u64 = 2_000;
 /// The workload's clock: its newest incident is this recent.
 const END: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
 
-/// One timed view: a name and the request (path and query) it sends.
+/// One timed view: a name, the request (path and query) it sends, and its p99 budget.
 struct View {
     name: &'static str,
     path: String,
+    budget: Duration,
+}
+
+/// A queue page's budget, and a filter panel's.
+const PAGE_BUDGET: Duration = Duration::from_millis(20);
+const FACETS_BUDGET: Duration = Duration::from_millis(100);
+
+fn page(name: &'static str, path: String) -> View {
+    View { name, path, budget: PAGE_BUDGET }
 }
 
 fn views(workload: &QueueWorkload) -> Vec<View> {
     let end = workload.end;
     let days_ago = |d: i64| end.plus_secs(-d * 86_400).to_string();
     let one = workload.incidents / 2 + 17;
+    let default = format!("lastActivityDateTime ge {}", days_ago(30));
     vec![
-        View {
-            name: "default (last 30 days, newest first)",
-            path: format!("/v1.0/security/incidents?$top=50&$filter=lastActivityDateTime ge {}", days_ago(30)),
-        },
-        View {
-            name: "assigned to me, active",
-            path:
-                "/v1.0/security/incidents?$top=50&$filter=assignedTo eq 'analyst7@contoso.com' and status eq 'active'"
-                    .into(),
-        },
-        View {
-            name: "high severity, tagged ransomware",
-            path:
-                "/v1.0/security/incidents?$top=50&$filter=severity eq 'high' and customTags/any(t: t eq 'ransomware')"
-                    .into(),
-        },
-        View {
-            name: "multiple service sources, last 7 days",
-            path: format!(
+        page("default (last 30 days, newest first)", format!("/v1.0/security/incidents?$top=50&$filter={default}")),
+        page(
+            "assigned to me, active",
+            "/v1.0/security/incidents?$top=50&$filter=assignedTo eq 'analyst7@contoso.com' and status eq 'active'"
+                .into(),
+        ),
+        page(
+            "high severity, tagged ransomware",
+            "/v1.0/security/incidents?$top=50&$filter=severity eq 'high' and customTags/any(t: t eq 'ransomware')"
+                .into(),
+        ),
+        page(
+            "multiple service sources, last 7 days",
+            format!(
                 "/v1.0/security/incidents?$top=50&$filter=serviceSources/$count gt 1 and lastActivityDateTime ge {}",
                 days_ago(7)
             ),
+        ),
+        page("search by device name", "/v1.0/security/incidents?$top=50&$search=\"ws-01234\"".into()),
+        page("sorted by severity", "/v1.0/security/incidents?$top=50&$orderby=severity desc".into()),
+        page("one incident with its alerts", format!("/v1.0/security/incidents/{one}?$expand=alerts")),
+        View {
+            name: "facet counts of the default view",
+            path: format!("/v1.0/muster/incidents/facets?$filter={default}"),
+            budget: FACETS_BUDGET,
         },
-        View { name: "search by device name", path: "/v1.0/security/incidents?$top=50&$search=\"ws-01234\"".into() },
-        View { name: "sorted by severity", path: "/v1.0/security/incidents?$top=50&$orderby=severity desc".into() },
-        View { name: "one incident with its alerts", path: format!("/v1.0/security/incidents/{one}?$expand=alerts") },
     ]
 }
 
@@ -165,7 +175,7 @@ async fn time_views(store: Arc<dyn Store>, workload: &QueueWorkload, samples: u3
     let (address, token) = (server.address, server.token.clone());
     let client = reqwest::Client::new();
     println!("views: first page, {samples} requests each over loopback HTTP, on {backend}");
-    let mut worst = Duration::ZERO;
+    let mut over = Vec::new();
     for view in views(workload) {
         let url = format!("http://{address}{}", view.path);
         let mut times = Vec::with_capacity(samples as usize);
@@ -179,7 +189,7 @@ async fn time_views(store: Arc<dyn Store>, workload: &QueueWorkload, samples: u3
             if !status.is_success() {
                 bail!("{}: the server answered {status}: {body}", view.name);
             }
-            rows = body["value"].as_array().map_or_else(|| body["alerts"].as_array().map_or(1, Vec::len), Vec::len);
+            rows = ["value", "alerts", "facets"].iter().find_map(|k| body[*k].as_array()).map_or(1, Vec::len);
             // The first few warm the caches, as an analyst's earlier clicks would.
             if i >= 5 {
                 times.push(took);
@@ -187,14 +197,21 @@ async fn time_views(store: Arc<dyn Store>, workload: &QueueWorkload, samples: u3
         }
         times.sort();
         let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
-        worst = worst.max(p99);
+        if p99 > view.budget {
+            over.push(view.name);
+        }
         println!(
-            "  {:<40} p50 {:>7.2} ms  p99 {:>7.2} ms  ({rows} rows)",
+            "  {:<40} p50 {:>7.2} ms  p99 {:>7.2} ms  (budget {} ms, {rows} rows)",
             view.name,
             p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3
+            p99.as_secs_f64() * 1e3,
+            view.budget.as_millis()
         );
     }
-    println!("worst p99: {:.2} ms", worst.as_secs_f64() * 1e3);
+    if over.is_empty() {
+        println!("every view within its p99 budget");
+    } else {
+        println!("over budget: {}", over.join(", "));
+    }
     server.stop().await
 }

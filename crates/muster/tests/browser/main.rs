@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod harness;
+mod incident;
 mod queue;
 
 use std::sync::OnceLock;

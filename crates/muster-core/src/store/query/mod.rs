@@ -5,6 +5,7 @@
 //! backend turns them into parameterised SQL with [`sql`]. Nothing here holds a value that could
 //! reach SQL other than as a bound parameter.
 
+pub mod counts;
 mod fields;
 pub mod sql;
 

@@ -47,13 +47,13 @@ pub struct Statement {
     pub key_is_text: Vec<bool>,
 }
 
-struct Builder {
+pub(super) struct Builder {
     dialect: Dialect,
     params: Vec<Value>,
 }
 
 impl Builder {
-    fn bind(&mut self, value: Value) -> String {
+    pub(super) fn bind(&mut self, value: Value) -> String {
         self.params.push(value);
         match self.dialect {
             Dialect::Sqlite => format!("?{}", self.params.len()),
@@ -61,8 +61,13 @@ impl Builder {
         }
     }
 
-    fn bind_all(&mut self, values: impl IntoIterator<Item = Value>) -> String {
+    pub(super) fn bind_all(&mut self, values: impl IntoIterator<Item = Value>) -> String {
         values.into_iter().map(|v| self.bind(v)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// A statement with no sort keys to read back.
+    pub(super) fn finish(self, sql: String) -> Statement {
+        Statement { sql, params: self.params, key_is_text: Vec::new() }
     }
 }
 
@@ -310,15 +315,23 @@ pub fn page<F: QueryField>(
     Ok(Statement { sql, params: b.params, key_is_text })
 }
 
-/// How many rows match (order, paging and cursor ignored).
-pub fn count<F: QueryField>(dialect: Dialect, table: &Table, fixed: &[&'static str], query: &Query<F>) -> Statement {
+/// The WHERE clause of `query` (its order, paging and cursor ignored) with the builder holding
+/// its parameters, for statements that add their own.
+pub(super) fn where_clause<F: QueryField>(
+    dialect: Dialect,
+    table: &Table,
+    fixed: &[&'static str],
+    query: &Query<F>,
+) -> (Builder, String) {
     let mut b = Builder { dialect, params: Vec::new() };
     let conditions = where_sql(&mut b, table, fixed, query);
-    Statement {
-        sql: format!("SELECT COUNT(*) FROM {} WHERE {conditions}", table.name),
-        params: b.params,
-        key_is_text: Vec::new(),
-    }
+    (b, conditions)
+}
+
+/// How many rows match (order, paging and cursor ignored).
+pub fn count<F: QueryField>(dialect: Dialect, table: &Table, fixed: &[&'static str], query: &Query<F>) -> Statement {
+    let (b, conditions) = where_clause(dialect, table, fixed, query);
+    b.finish(format!("SELECT COUNT(*) FROM {} WHERE {conditions}", table.name))
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! The queue's filters: what each is called in the URL and the panel, the OData it becomes, and
 //! the values the panel offers.
 
-use std::collections::BTreeSet;
-
 use muster_core::enums::{AlertClassification, AlertDetermination, AlertSeverity, IncidentStatus, InvestigationState};
-use muster_core::{GraphEnum, Incident};
+use muster_core::store::query::counts::{Counted, FacetCounts};
+use muster_core::store::query::Facet;
+use muster_core::GraphEnum;
 
-use super::view::literal;
+use super::view::{literal, View};
 
 /// One filter of the panel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -171,20 +171,6 @@ impl Filter {
             _ => return None,
         })
     }
-
-    /// The values of this filter an incident has, for filters whose values come from storage.
-    pub(crate) fn values_of(self, incident: &Incident) -> Vec<String> {
-        match self {
-            Self::Categories => incident.categories.clone(),
-            Self::DataSensitivity => incident.data_sensitivity.clone(),
-            Self::DeviceGroup => incident.device_groups.clone(),
-            Self::OsPlatform => incident.os_platforms.clone(),
-            Self::ServiceSources => incident.service_sources.clone(),
-            Self::DetectionSources => incident.detection_sources.clone(),
-            Self::Tags => incident.custom_tags.iter().chain(&incident.system_tags).cloned().collect(),
-            _ => Vec::new(),
-        }
-    }
 }
 
 /// How a value reads in the panel: enum members spelled for people.
@@ -199,8 +185,7 @@ pub(crate) fn value_label(filter: Filter, value: &str) -> String {
     }
 }
 
-/// One value offered in the panel. `count` is how many incidents in the window have it, once
-/// the store can say (facet counts); until then it is left out.
+/// One value offered in the panel, with how many incidents of the time range have it.
 #[derive(Debug, Clone)]
 pub(crate) struct Choice {
     pub(crate) value: String,
@@ -219,21 +204,68 @@ pub(crate) struct FilterGroup {
     pub(crate) chosen: usize,
 }
 
-/// The panel's groups: fixed values, the values `stored` lists (what incidents in the window
-/// carry), and whatever the view has chosen even if nothing carries it now.
-pub(crate) fn groups(
-    view: &super::view::View,
-    logins: &[String],
-    stored: &dyn Fn(Filter) -> BTreeSet<String>,
-) -> Vec<FilterGroup> {
+impl Filter {
+    /// The store's facet counts this filter reads: columns and facets (tags are custom and
+    /// Muster's own together); none for the yes/no filters.
+    fn counted(self) -> &'static [Counted] {
+        match self {
+            Self::Assigned => &[Counted::AssignedTo],
+            Self::Severity => &[Counted::Severity],
+            Self::Status => &[Counted::Status],
+            Self::Classification => &[Counted::Classification],
+            Self::Determination => &[Counted::Determination],
+            Self::Categories => &[Counted::Facet(Facet::Categories)],
+            Self::DataSensitivity => &[Counted::Facet(Facet::DataSensitivity)],
+            Self::DeviceGroup => &[Counted::Facet(Facet::DeviceGroups)],
+            Self::InvestigationState => &[Counted::Facet(Facet::InvestigationStates)],
+            Self::OsPlatform => &[Counted::Facet(Facet::OsPlatforms)],
+            Self::ServiceSources => &[Counted::Facet(Facet::ServiceSources)],
+            Self::DetectionSources => &[Counted::Facet(Facet::DetectionSources)],
+            Self::Tags => &[Counted::Facet(Facet::CustomTags), Counted::Facet(Facet::SystemTags)],
+            Self::MultipleCategories | Self::MultipleServiceSources => &[],
+        }
+    }
+}
+
+/// Each value of a filter with its count; `None` is the unset value (unassigned).
+fn counts_of(filter: Filter, counts: &FacetCounts) -> Vec<(Option<String>, u64)> {
+    let mut out: Vec<(Option<String>, u64)> = Vec::new();
+    for counted in filter.counted() {
+        for v in counts.of(*counted) {
+            match out.iter_mut().find(|(value, _)| *value == v.value) {
+                Some((_, n)) => *n += v.count,
+                None => out.push((v.value.clone(), v.count)),
+            }
+        }
+    }
+    out
+}
+
+/// The panel's groups: fixed values (enum members, yes/no), the values `counts` found in the
+/// time range for the others, and whatever the view has chosen even if nothing carries it now.
+/// `me` is the caller's login, whose count "Me" shows.
+pub(crate) fn groups(view: &View, logins: &[String], me: &str, counts: Option<&FacetCounts>) -> Vec<FilterGroup> {
     FILTERS
         .into_iter()
         .map(|filter| {
+            let found = counts.map(|c| counts_of(filter, c));
+            let count_of = |value: &str| -> Option<u64> {
+                let found = found.as_ref()?;
+                let wanted = match (filter, value) {
+                    (Filter::Assigned, UNASSIGNED) => None,
+                    (Filter::Assigned, ME) => Some(me.to_lowercase()),
+                    (Filter::Assigned, login) => Some(login.to_lowercase()),
+                    (_, v) => Some(v.to_owned()),
+                };
+                (!filter.counted().is_empty()).then(|| found.iter().find(|(v, _)| *v == wanted).map_or(0, |(_, n)| *n))
+            };
             let mut values: Vec<String> = match filter {
                 Filter::Assigned => {
                     [ME, UNASSIGNED].iter().map(|s| (*s).to_owned()).chain(logins.iter().cloned()).collect()
                 }
-                _ => filter.fixed_values().unwrap_or_else(|| stored(filter).into_iter().collect()),
+                _ => filter
+                    .fixed_values()
+                    .unwrap_or_else(|| found.iter().flatten().filter_map(|(v, _)| v.clone()).collect()),
             };
             for chosen in view.values(filter) {
                 if !values.contains(chosen) {
@@ -245,7 +277,7 @@ pub(crate) fn groups(
                 .map(|value| Choice {
                     label: value_label(filter, &value),
                     checked: view.has(filter, &value),
-                    count: None,
+                    count: count_of(&value),
                     value,
                 })
                 .collect();

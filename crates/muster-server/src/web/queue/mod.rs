@@ -10,13 +10,12 @@ mod results;
 mod rows;
 pub(crate) mod view;
 
-use std::collections::BTreeSet;
-
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
+use muster_core::store::query::counts::FacetCounts;
 use muster_core::store::query::IncidentField;
 
 use self::columns::Column;
@@ -24,7 +23,9 @@ use self::filters::{Filter, FilterGroup};
 use self::results::Results;
 use self::view::{Range, View};
 use super::{is_htmx, render, Chrome};
-use crate::api::query::{list_request, within_groups, PageLimits};
+use crate::api::facets::DEFAULT_LIMIT as FACET_LIMIT;
+use crate::api::incidents::scoped;
+use crate::api::query::selection;
 use crate::auth::{Access, Credential, Principal, Routes};
 use crate::AppState;
 
@@ -35,12 +36,6 @@ pub(crate) fn routes() -> Routes {
         .merge(rows::routes())
         .merge(bulk::routes())
 }
-
-/// Incidents looked at to list the values of filters that come from storage.
-// Until the store counts facet values, the panel lists what the newest incidents of the window
-// carry; `stored_values` is the one place to replace with the store's facet counts.
-const SAMPLED: u32 = 50;
-const SAMPLED_PAGES: u32 = 10;
 
 /// The signed-in user's id, for their settings; a service token has none.
 pub(crate) fn user_id(principal: &Principal) -> Option<i64> {
@@ -62,40 +57,27 @@ async fn columns_of(state: &AppState, principal: &Principal) -> Vec<Column> {
     columns::from_preference(saved.as_deref())
 }
 
-/// The values each storage-backed filter offers: what incidents of the view's window carry.
-async fn stored_values(state: &AppState, principal: &Principal, view: &View) -> Vec<(Filter, BTreeSet<String>)> {
-    let window = View { range: view.range, from: view.from.clone(), to: view.to.clone(), page: 1, ..View::default() };
-    let wanted = [
-        Filter::Categories,
-        Filter::DataSensitivity,
-        Filter::DeviceGroup,
-        Filter::OsPlatform,
-        Filter::ServiceSources,
-        Filter::DetectionSources,
-        Filter::Tags,
-    ];
-    let mut found: Vec<(Filter, BTreeSet<String>)> = wanted.iter().map(|f| (*f, BTreeSet::new())).collect();
-    let Ok(options) = window.options(&principal.name, state.clock.now()) else { return found };
-    let limits = PageLimits { default: SAMPLED, max: SAMPLED, strict: false };
-    let Ok(request) = list_request::<IncidentField>(&options, limits, &[], &[]) else { return found };
-    let mut query = request.query;
-    query.top = SAMPLED;
-    if let Some(groups) = principal.scope.groups() {
-        within_groups(&mut query, groups);
-    }
-    for _ in 0..SAMPLED_PAGES {
-        let Ok(page) = state.store.query_incidents(&query).await else { break };
-        for incident in page.items.iter().filter(|i| principal.scope.allows(i)) {
-            for (filter, values) in &mut found {
-                values.extend(filter.values_of(incident));
-            }
-        }
-        match page.next {
-            Some(cursor) => query.after = Some(cursor),
-            None => break,
+/// How many incidents of the view's time range and search have each filter value: the panel's
+/// counts. The filters themselves are left out, so a chosen value does not zero its neighbours.
+/// `None` when they cannot be had (the page still works without them).
+async fn facet_counts(state: &AppState, principal: &Principal, view: &View) -> Option<FacetCounts> {
+    let window = View {
+        range: view.range,
+        from: view.from.clone(),
+        to: view.to.clone(),
+        search: view.search.clone(),
+        page: 1,
+        ..View::default()
+    };
+    let options = window.options(&principal.name, state.clock.now()).ok()?;
+    let query = scoped(selection::<IncidentField>(&options).ok()?, principal);
+    match state.store.incident_facet_counts(&query, FACET_LIMIT).await {
+        Ok(counts) => Some(counts),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not count filter values; the panel shows none");
+            None
         }
     }
-    found
 }
 
 #[derive(Template)]
@@ -106,6 +88,10 @@ struct QueuePage {
     view_query: String,
     ranges: Vec<(&'static str, &'static str, bool)>,
     groups: Vec<FilterGroup>,
+    /// Said under the panel when the counts stopped at the store's limit.
+    counts_note: Option<String>,
+    /// The newest incident id when the page was drawn: live updates count what came after.
+    newest_id: i64,
     mine: bool,
     results: Results,
     column_choices: Vec<(&'static str, &'static str, bool)>,
@@ -140,14 +126,16 @@ pub(super) async fn respond(
         .await
         .map(|users| users.into_iter().filter(|u| u.enabled).map(|u| u.login).collect())
         .unwrap_or_default();
-    let stored = stored_values(state, principal, &view).await;
-    let lookup = |filter: Filter| stored.iter().find(|(f, _)| *f == filter).map(|(_, v)| v.clone()).unwrap_or_default();
-    let groups = filters::groups(&view, &logins, &lookup);
+    let counts = facet_counts(state, principal, &view).await;
+    let counts_note =
+        counts.as_ref().filter(|c| !c.complete()).map(|c| format!("Counts cover the newest {} incidents.", c.counted));
+    let groups = filters::groups(&view, &logins, &principal.name, counts.as_ref());
     let shown = results.columns.clone();
     let mut column_choices: Vec<(&'static str, &'static str, bool)> =
         shown.iter().map(|c| (c.key(), c.label(), true)).collect();
     column_choices.extend(columns::ALL.iter().filter(|c| !shown.contains(c)).map(|c| (c.key(), c.label(), false)));
     let view_query = view.query();
+    let newest_id = state.store.max_incident_id().await.unwrap_or(0);
     let bulk = bulk.unwrap_or_else(|| bulk::BulkForm::new(&logins));
     render(&QueuePage {
         chrome: Chrome::of(principal),
@@ -156,6 +144,8 @@ pub(super) async fn respond(
         view_query,
         view,
         groups,
+        counts_note,
+        newest_id,
         results,
         column_choices,
         bulk,

@@ -1,0 +1,215 @@
+//! Facet counts: for the incidents a query selects, how many have each value of each queue
+//! filter, so a filter panel can show what choosing a value would leave.
+//!
+//! Counting every match of a broad view (a month of a million-incident queue) costs a scan of
+//! its facet rows, far past an interactive budget; so counts cover the newest `limit` matches
+//! (the ones the queue shows first) and say when they stopped there.
+
+use super::sql::{self, Dialect, Statement, Table};
+use super::{Facet, IncidentQuery, Value};
+use crate::enums::{AlertSeverity, GraphEnum};
+
+/// A property the filter panel counts by: an incident column or a facet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Counted {
+    Status,
+    Severity,
+    Classification,
+    Determination,
+    /// Lower-cased logins; no value counts the unassigned.
+    AssignedTo,
+    Facet(Facet),
+}
+
+/// The facets a panel offers; impacted asset names are what search is for.
+const COUNTED_FACETS: [Facet; 10] = [
+    Facet::CustomTags,
+    Facet::SystemTags,
+    Facet::Categories,
+    Facet::MitreTechniques,
+    Facet::ServiceSources,
+    Facet::DetectionSources,
+    Facet::OsPlatforms,
+    Facet::DeviceGroups,
+    Facet::InvestigationStates,
+    Facet::DataSensitivity,
+];
+
+/// (label, column) of the incident columns counted; the label is how rows name them.
+const COUNTED_COLUMNS: [(Counted, &str, &str); 5] = [
+    (Counted::Status, "status", "status"),
+    (Counted::Severity, "severity", "severity_rank"),
+    (Counted::Classification, "classification", "classification"),
+    (Counted::Determination, "determination", "determination"),
+    (Counted::AssignedTo, "assignedTo", "assigned_to"),
+];
+
+impl Counted {
+    /// Every property a panel counts, in the order it lists them.
+    pub fn all() -> Vec<Self> {
+        COUNTED_COLUMNS.iter().map(|c| c.0).chain(COUNTED_FACETS.iter().map(|f| Self::Facet(*f))).collect()
+    }
+
+    /// The Graph property it counts by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Facet(facet) => facet.name(),
+            column => COUNTED_COLUMNS.iter().find(|c| c.0 == column).map_or("", |c| c.1),
+        }
+    }
+
+    fn from_label(label: &str) -> Option<Self> {
+        Self::all().into_iter().find(|c| c.name() == label)
+    }
+}
+
+/// How many of the counted incidents have one value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueCount {
+    /// `None`: the property is unset (unassigned, not classified).
+    pub value: Option<String>,
+    pub count: u64,
+}
+
+/// Counts per value of each [`Counted`] property, most frequent first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FacetCounts {
+    /// How many matching incidents were counted: all of them unless `limit` were reached.
+    pub counted: u64,
+    pub limit: u64,
+    pub properties: Vec<(Counted, Vec<ValueCount>)>,
+}
+
+impl FacetCounts {
+    /// Whether every matching incident was counted.
+    pub fn complete(&self) -> bool {
+        self.counted < self.limit
+    }
+
+    /// Gathers `(label, value, count)` rows of [`statement`]; the row labelled `""` is how many
+    /// incidents were counted.
+    pub fn from_rows(rows: impl IntoIterator<Item = (String, Option<String>, i64)>, limit: u32) -> Self {
+        let mut counts = Self { limit: u64::from(limit), ..Self::default() };
+        let mut by_property: Vec<(Counted, Vec<ValueCount>)> =
+            Counted::all().into_iter().map(|c| (c, Vec::new())).collect();
+        for (label, value, count) in rows {
+            let count = u64::try_from(count).unwrap_or(0);
+            if label.is_empty() {
+                counts.counted = count;
+                continue;
+            }
+            let Some(property) = Counted::from_label(&label) else { continue };
+            let value = match property {
+                Counted::Severity => value.and_then(|rank| severity_of_rank(&rank)),
+                _ => value,
+            };
+            if let Some(slot) = by_property.iter_mut().find(|(c, _)| *c == property) {
+                slot.1.push(ValueCount { value, count });
+            }
+        }
+        for (_, values) in &mut by_property {
+            values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        }
+        counts.properties = by_property;
+        counts
+    }
+
+    /// The counts of one property.
+    pub fn of(&self, property: Counted) -> &[ValueCount] {
+        self.properties.iter().find(|(c, _)| *c == property).map_or(&[], |(_, v)| v.as_slice())
+    }
+}
+
+fn severity_of_rank(rank: &str) -> Option<String> {
+    let rank: i64 = rank.parse().ok()?;
+    AlertSeverity::ALL.iter().find(|s| s.rank() == rank).map(|s| s.as_str().to_owned())
+}
+
+/// The statement counting facet values over the newest `limit` incidents `query` selects (its
+/// order, paging and cursor ignored): rows of `(label, value, count)` as text, text, integer.
+pub fn statement(
+    dialect: Dialect,
+    table: &Table,
+    fixed: &[&'static str],
+    query: &IncidentQuery,
+    limit: u32,
+) -> Statement {
+    let unordered = IncidentQuery { order: Vec::new(), after: None, skip: 0, ..query.clone() };
+    let (mut b, conditions) = sql::where_clause(dialect, table, fixed, &unordered);
+    let columns: String = COUNTED_COLUMNS.iter().map(|(_, _, column)| format!(", {column}")).collect();
+    let limit = b.bind(Value::Int(i64::from(limit)));
+    let key = table.tie_break;
+    let mut parts = vec![format!("SELECT '', NULL, COUNT(*) FROM m")];
+    for (_, label, column) in COUNTED_COLUMNS {
+        // Labels and columns are this module's constants, never input.
+        parts.push(format!("SELECT '{label}', CAST({column} AS TEXT), COUNT(*) FROM m GROUP BY {column}"));
+    }
+    let facet_names = b.bind_all(COUNTED_FACETS.iter().map(|f| Value::Text(f.name().to_owned())));
+    if let Some((facets, facet_key)) = table.facets {
+        parts.push(format!(
+            "SELECT f.facet, f.value, COUNT(*) FROM m JOIN {facets} f ON f.{facet_key} = m.{key} \
+             WHERE f.facet IN ({facet_names}) GROUP BY f.facet, f.value"
+        ));
+    }
+    // Materialised once, read by every grouping; newest first, as the queue pages.
+    let sql = format!(
+        "WITH m AS MATERIALIZED (SELECT {key}{columns} FROM {} WHERE {conditions} \
+         ORDER BY last_activity_at DESC, {key} DESC LIMIT {limit}) {}",
+        table.name,
+        parts.join(" UNION ALL ")
+    );
+    b.finish(sql)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::query::sql::SearchColumns;
+    use crate::store::query::{Comparison, Filter, IncidentField};
+
+    const INCIDENTS: Table = Table {
+        name: "incidents",
+        tie_break: "id",
+        facets: Some(("incident_facets", "incident_id")),
+        search: SearchColumns { text: &["display_name"], id: ("id", true), facet: Some(Facet::ImpactedAssets) },
+    };
+
+    #[test]
+    fn counts_the_newest_matches_with_bound_values() {
+        let query = IncidentQuery {
+            filter: Filter::Compare {
+                field: IncidentField::AssignedTo,
+                op: Comparison::Eq,
+                value: Value::Text("x' OR 1=1 --".into()),
+            },
+            ..IncidentQuery::default()
+        };
+        let statement = statement(Dialect::Sqlite, &INCIDENTS, &["status <> 'redirected'"], &query, 500);
+        assert!(!statement.sql.contains("OR 1=1"), "{}", statement.sql);
+        assert!(statement.sql.contains("ORDER BY last_activity_at DESC, id DESC LIMIT ?2"), "{}", statement.sql);
+        assert_eq!(statement.params[1], Value::Int(500));
+        assert!(statement.sql.contains("f.facet IN (?3"), "{}", statement.sql);
+    }
+
+    #[test]
+    fn rows_become_sorted_counts_with_severity_names() {
+        let rows = vec![
+            ("".to_owned(), None, 7),
+            ("severity".to_owned(), Some(AlertSeverity::High.rank().to_string()), 2),
+            ("severity".to_owned(), Some(AlertSeverity::Low.rank().to_string()), 5),
+            ("assignedTo".to_owned(), None, 4),
+            ("customTags".to_owned(), Some("ransomware".to_owned()), 1),
+            ("unheardOf".to_owned(), Some("x".to_owned()), 1),
+        ];
+        let counts = FacetCounts::from_rows(rows, 10);
+        assert_eq!(counts.counted, 7);
+        assert!(counts.complete());
+        assert_eq!(
+            counts.of(Counted::Severity),
+            [ValueCount { value: Some("low".into()), count: 5 }, ValueCount { value: Some("high".into()), count: 2 }]
+        );
+        assert_eq!(counts.of(Counted::AssignedTo), [ValueCount { value: None, count: 4 }]);
+        assert_eq!(counts.of(Counted::Facet(Facet::CustomTags)).len(), 1);
+        assert!(!FacetCounts::from_rows(vec![("".to_owned(), None, 10)], 10).complete());
+    }
+}
