@@ -233,6 +233,7 @@ async fn screenshot_of_the_queue() {
     let b = &h.browser;
     b.goto("/?status=active&status=inProgress").await;
     b.wait_for("#queue-table tbody tr.incident").await;
+    b.click(".filters details[data-filter=severity] summary").await;
     b.click("#queue-table tbody tr.incident:nth-child(2) button.expand").await;
     b.wait_for("tr.alerts-row table.alerts").await;
     b.click("#queue-table tbody tr.incident:first-child button.circle").await;
