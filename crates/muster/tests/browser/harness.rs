@@ -2,6 +2,7 @@
 //! small typed helpers so each test reads as what a person does. Every wait is for something on
 //! the page (an element, a text, a URL), never a fixed sleep.
 //!
+//! `MUSTER_CHROMIUM_ARGS` adds flags to Chromium's (`--force-dark-mode` to see the dark theme).
 //! `MUSTER_CHROMIUM` and `MUSTER_CHROMEDRIVER` name other binaries than Debian's
 //! `/usr/bin/chromium` and `/usr/bin/chromedriver`. Without them, [`Harness::start`] says
 //! "skipped: ..." and returns `None`, and the test passes.
@@ -153,20 +154,28 @@ impl Driver {
     /// A new browser with a fresh profile: no cookies, no history.
     pub async fn browser(&self, base: &str) -> Browser {
         let profile = TempDir::new().unwrap();
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--hide-scrollbars",
+            "--force-color-profile=srgb",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+        args.push(format!("--window-size={WIDTH},{HEIGHT}"));
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        // More flags for a look at the pages another way, e.g. `--force-dark-mode`.
+        if let Ok(extra) = std::env::var("MUSTER_CHROMIUM_ARGS") {
+            args.extend(extra.split_whitespace().map(str::to_owned));
+        }
         let mut caps = Map::new();
         caps.insert("browserName".into(), json!("chrome"));
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": self.chromium,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                    "--no-first-run", "--disable-extensions", "--hide-scrollbars", "--force-color-profile=srgb",
-                    format!("--window-size={WIDTH},{HEIGHT}"),
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-            }),
-        );
+        caps.insert("goog:chromeOptions".into(), json!({ "binary": self.chromium, "args": args }));
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client =
             ClientBuilder::new(connector).capabilities(caps).connect(&self.url).await.expect("a browser session");
