@@ -157,6 +157,14 @@ async fn rows_expand_and_preview() {
 
     b.click(&format!("{first} button.expand")).await;
     b.wait_for(&format!("tr.alerts-row[data-for='{id}'] table.alerts tbody tr")).await;
+    // A big incident lists its first alerts and says how many more the incident page has.
+    let counts = b.text_of(&format!("{first} td.col-alerts")).await;
+    let total: usize = counts.split('/').nth(1).unwrap().trim().parse().unwrap();
+    let listed = b.count(&format!("tr.alerts-row[data-for='{id}'] table.alerts tbody tr")).await;
+    assert_eq!(listed, total.min(20), "{counts}");
+    if total > 20 {
+        b.wait_text(&format!("tr.alerts-row[data-for='{id}'] .more"), &format!("{} more alerts", total - 20)).await;
+    }
     assert_eq!(b.attr(&format!("{first} button.expand"), "aria-expanded").await.as_deref(), Some("true"));
     b.click(&format!("{first} button.expand")).await;
     b.wait_gone(&format!("tr.alerts-row[data-for='{id}']")).await;
