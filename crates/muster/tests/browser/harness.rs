@@ -10,7 +10,7 @@
 // A toolkit for every browser suite: not each one uses every helper.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -186,7 +186,51 @@ impl Driver {
         if (w, h) != (WIDTH, HEIGHT) && w > 0 && h > 0 {
             client.set_window_size(2 * WIDTH - w, 2 * HEIGHT - h).await.unwrap();
         }
-        Browser { client, base: base.trim_end_matches('/').to_owned(), _profile: profile }
+        let session = client.session_id().await.ok().flatten();
+        Browser {
+            client,
+            base: base.trim_end_matches('/').to_owned(),
+            session,
+            driver: self.address(),
+            _profile: profile,
+        }
+    }
+
+    fn address(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
+    }
+}
+
+/// Ends a WebDriver session with a plain blocking request, so it works from `Drop` without a
+/// runtime; ChromeDriver answers once Chromium has quit.
+fn delete_session(driver: &str, session: &str) {
+    let Ok(mut stream) = TcpStream::connect(driver) else { return };
+    let _ = stream.set_read_timeout(Some(PATIENCE));
+    let request = format!(
+        "DELETE /session/{session} HTTP/1.1\r\nHost: {driver}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return;
+    }
+    // Read the whole answer (ChromeDriver keeps the connection open after it).
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if body.len() >= length {
+                break;
+            }
+        }
     }
 }
 
@@ -194,7 +238,18 @@ impl Driver {
 pub struct Browser {
     pub client: Client,
     base: String,
+    /// The WebDriver session, ended on drop: killing ChromeDriver alone leaves Chromium running.
+    session: Option<String>,
+    driver: String,
     _profile: TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            delete_session(&self.driver, &session);
+        }
+    }
 }
 
 fn css(selector: &str) -> Locator<'_> {
@@ -353,16 +408,19 @@ impl Browser {
         self.wait_for("#queue-table").await;
     }
 
-    pub async fn close(self) {
-        let _ = self.client.close().await;
+    pub async fn close(mut self) {
+        if self.session.take().is_some() {
+            let _ = self.client.clone().close().await;
+        }
     }
 }
 
 /// A server, a driver and a signed-in admin's browser: what most tests start from.
 pub struct Harness {
-    pub server: Server,
-    pub driver: Driver,
+    // Dropped in this order: the browser's session ends while its driver still runs.
     pub browser: Browser,
+    pub driver: Driver,
+    pub server: Server,
 }
 
 impl Harness {
@@ -372,7 +430,7 @@ impl Harness {
         let server = Server::start();
         let browser = driver.browser(&server.url).await;
         browser.sign_in("admin", &server.admin_password).await;
-        Some(Harness { server, driver, browser })
+        Some(Harness { browser, driver, server })
     }
 
     /// Another browser, with its own profile, signed in as admin.
