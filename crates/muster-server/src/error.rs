@@ -159,6 +159,11 @@ impl ApiError {
         &self.message
     }
 
+    /// The part of the request at fault, if one was named.
+    pub fn target(&self) -> Option<&str> {
+        self.target.as_deref()
+    }
+
     /// The cause and its sources on one line, for the log.
     pub(crate) fn cause_chain(&self) -> Option<String> {
         let cause = self.cause.as_deref()?;

@@ -26,7 +26,7 @@ use crate::live::{Change, ChangeKind};
 use crate::AppState;
 
 /// Incidents one bulk update takes at most.
-const MAX_BULK: usize = 500;
+pub(crate) const MAX_BULK: usize = 500;
 /// History entries per page, by default and at most.
 const HISTORY_PAGE: u32 = 100;
 const MAX_HISTORY_PAGE: u32 = 1_000;
@@ -395,26 +395,44 @@ async fn bulk_update(
     if edit.patch.is_empty() && edit.add_tags.is_empty() && edit.remove_tags.is_empty() && comment.is_none() {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "The bulk update changes nothing."));
     }
+    let outcomes = apply_bulk(&state, &principal, ids, &edit, comment.as_deref()).await?;
+    let results: Vec<Value> = outcomes
+        .into_iter()
+        .map(|(raw, outcome)| match outcome {
+            Ok(incident) => json!({"incidentId": raw, "status": 200, "version": incident.meta.version}),
+            Err(error) => {
+                json!({"incidentId": raw, "status": error.code().status().as_u16(), "error": {"code": error.code().as_str(), "message": error.message()}})
+            }
+        })
+        .collect();
+    Ok(Json(json!({ "value": results })))
+}
+
+/// The same edit (and comment) applied to each incident on its own, through the correlator: what
+/// the bulk endpoint and the queue's bulk bar both do. Each id is answered with the incident as
+/// updated or why it was refused.
+pub(crate) async fn apply_bulk(
+    state: &AppState,
+    principal: &Principal,
+    ids: Vec<String>,
+    edit: &IncidentEdit,
+    comment: Option<&str>,
+) -> Result<Vec<(String, Result<Incident, ApiError>)>, ApiError> {
     let correlator = state.correlator().await?;
     let mut results = Vec::with_capacity(ids.len());
     for raw in ids {
         let outcome = async {
             let id = incident_id(&raw)?;
-            let incident = correlator.update_incident(id, &edit, None, &context(&state, &principal)).await?;
-            if let Some(comment) = &comment {
-                add_comments(&state, &principal, CommentTarget::Incident(id), id, vec![comment.clone()]).await?;
+            let incident = correlator.update_incident(id, edit, None, &context(state, principal)).await?;
+            if let Some(comment) = comment {
+                add_comments(state, principal, CommentTarget::Incident(id), id, vec![comment.to_owned()]).await?;
             }
             Ok::<_, ApiError>(incident)
         }
         .await;
-        results.push(match outcome {
-            Ok(incident) => json!({"incidentId": raw, "status": 200, "version": incident.meta.version}),
-            Err(error) => {
-                json!({"incidentId": raw, "status": error.code().status().as_u16(), "error": {"code": error.code().as_str(), "message": error.message()}})
-            }
-        });
+        results.push((raw, outcome));
     }
-    Ok(Json(json!({ "value": results })))
+    Ok(results)
 }
 
 #[derive(Debug, Deserialize)]

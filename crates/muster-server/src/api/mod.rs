@@ -10,7 +10,7 @@ mod admin;
 pub(crate) mod alerts;
 mod entities;
 mod events;
-mod facets;
+pub(crate) mod facets;
 mod health;
 pub(crate) mod incidents;
 pub(crate) mod manage;

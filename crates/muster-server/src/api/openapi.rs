@@ -31,6 +31,11 @@ fn described(method: &str, path: &str) -> Option<(&'static str, &'static [&'stat
         ("GET", "/") => ("The incident queue page", &[]),
         ("GET", "/static/muster.css") => ("The stylesheet", &[]),
         ("GET", "/static/htmx.min.js") => ("htmx, vendored", &[]),
+        ("GET", "/static/muster.js") => ("The pages' script", &[]),
+        ("GET", "/queue/incidents/{id}/alerts") => ("A queue row's alerts (page fragment)", &["span"]),
+        ("GET", "/queue/incidents/{id}/preview") => ("A queue row's preview pane (page fragment)", &[]),
+        ("POST", "/queue/columns") => ("Save the queue columns a person shows (form post)", &[]),
+        ("POST", "/queue/bulk") => ("Change the selected incidents at once (form post)", &[]),
         ("GET", "/incidents/{id}") => (
             "The incident page; ?tab= summary, graph, alerts, assets, evidence or history",
             &["tab", "after", "kind", "before"],

@@ -8,8 +8,7 @@ use muster_core::access::{ApiToken, Role};
 use muster_core::Timestamp;
 use serde::Deserialize;
 
-use super::pages::csrf_of;
-use super::render;
+use super::{render, Chrome};
 use crate::accounts::{self, TokenSpec};
 use crate::auth::{Access, Principal, Routes};
 use crate::error::ApiError;
@@ -38,9 +37,8 @@ struct TokenRow {
 
 #[derive(Template)]
 #[template(path = "tokens.html")]
-struct TokensPage<'a> {
-    name: &'a str,
-    csrf: &'a str,
+struct TokensPage {
+    chrome: Chrome,
     tokens: Vec<TokenRow>,
     new_secret: Option<String>,
     error: Option<String>,
@@ -83,9 +81,7 @@ async fn rows(state: &AppState) -> Result<Vec<TokenRow>, ApiError> {
 
 async fn show(state: &AppState, principal: &Principal, new_secret: Option<String>, error: Option<String>) -> Response {
     match rows(state).await {
-        Ok(tokens) => {
-            render(&TokensPage { name: &principal.name, csrf: csrf_of(principal), tokens, new_secret, error })
-        }
+        Ok(tokens) => render(&TokensPage { chrome: Chrome::of(principal), tokens, new_secret, error }),
         Err(e) => e.into_response(),
     }
 }

@@ -35,4 +35,5 @@ mod ingest;
 mod manage;
 mod openapi;
 mod queries;
+mod queue;
 mod web_incident;

@@ -116,7 +116,7 @@ pub(crate) async fn tab(shown: &Shown<'_>, notice: Option<Notice>) -> Result<Str
         .collect();
     html(&AlertsTab {
         id: incident.id.to_string(),
-        csrf: crate::web::pages::csrf_of(shown.principal),
+        csrf: crate::web::csrf_of(shown.principal),
         can_manage: shown.principal.can(Access::Manage),
         rows,
         total: incident.alert_count,

@@ -25,8 +25,8 @@ use crate::api::manage::{add_comments, context};
 use crate::auth::{Access, Principal, Routes};
 use crate::correlator::{IncidentEdit, ManageError};
 use crate::error::ApiError;
+use crate::web::csrf_of;
 use crate::web::form::Fields;
-use crate::web::pages::csrf_of;
 use crate::web::render;
 use crate::AppState;
 

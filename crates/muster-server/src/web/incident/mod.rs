@@ -20,7 +20,7 @@ use axum::Extension;
 use muster_core::{Incident, IncidentId};
 use serde::Deserialize;
 
-use super::pages::csrf_of;
+use super::csrf_of;
 use super::render;
 use crate::auth::{Access, Principal, Routes};
 use crate::error::ApiError;
