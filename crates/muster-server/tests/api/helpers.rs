@@ -3,9 +3,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use muster_core::access::Role;
 use muster_core::store::Store;
-use muster_core::time::ManualClock;
+use muster_core::time::{Clock, ManualClock};
 use muster_core::Timestamp;
+use muster_server::accounts::{self, TokenSpec};
 use muster_server::{AppState, ServerConfig};
 use muster_store_sqlite::SqliteStore;
 use muster_store_tests::backends::TestDb;
@@ -83,6 +85,18 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// A fresh API token named `name` with `role`, limited to `groups` when any are given.
+    pub async fn token(&self, name: &str, role: Role, groups: &[&str]) -> String {
+        let spec = TokenSpec {
+            name: name.into(),
+            role,
+            user: None,
+            expires_in_days: None,
+            device_groups: groups.iter().map(|g| g.to_string()).collect(),
+        };
+        accounts::create_token(self.store.as_ref(), spec, "test", self.clock.now()).await.expect("create token").1
     }
 
     pub async fn get(&self, path: &str) -> Response {

@@ -27,6 +27,7 @@ macro_rules! on_both_backends {
 }
 
 mod auth;
+mod browser;
 mod entities;
 mod errors;
 mod health;

@@ -4,80 +4,22 @@
 
 use muster_core::access::Role;
 use muster_core::enums::IncidentStatus;
-use muster_core::time::Clock;
 use muster_core::IncidentId;
-use muster_server::accounts::{self, TokenSpec, UserSpec};
 use muster_store_tests::backends::TestDb;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 
+use crate::browser::Browser;
 use crate::helpers::{start_time, TestApp};
 
-const PASSWORD: &str = "correct horse battery";
-
-/// A signed-in browser: its session cookie and the CSRF token its pages carry.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookie: String,
-    csrf: String,
-}
-
-impl Browser<'_> {
-    fn get(&self, path: &str) -> RequestBuilder {
-        self.app.client.get(self.app.url(path)).header("cookie", &self.cookie).header("accept", "text/html")
-    }
-
-    fn htmx(&self, path: &str) -> RequestBuilder {
-        self.get(path).header("hx-request", "true")
-    }
-
-    /// A form post from the queue, as htmx sends it.
-    fn post(&self, path: &str, pairs: &[(&str, &str)], csrf: bool) -> RequestBuilder {
-        let mut form: Vec<(&str, &str)> = pairs.to_vec();
-        if csrf {
-            form.push(("csrf_token", &self.csrf));
-        }
-        self.app
-            .client
-            .post(self.app.url(path))
-            .header("cookie", &self.cookie)
-            .header("origin", format!("http://{}", self.app.addr))
-            .header("hx-request", "true")
-            .header("hx-current-url", format!("http://{}/?severity=high", self.app.addr))
-            .form(&form)
-    }
-}
-
-async fn sign_in<'a>(app: &'a TestApp, login: &str, role: Role) -> Browser<'a> {
-    let spec = UserSpec {
-        login: login.into(),
-        display_name: None,
-        roles: vec![role],
-        device_groups: vec![],
-        password: Some(PASSWORD.into()),
-    };
-    accounts::add_user(app.store.as_ref(), spec, "test", app.clock.now()).await.unwrap();
-    let response = app
-        .client
-        .post(app.url("/login"))
-        .header("origin", format!("http://{}", app.addr))
-        .form(&[("login", login), ("password", PASSWORD), ("next", "/")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let mut browser = Browser { app, cookie, csrf: String::new() };
-    let html = browser.get("/").send().await.unwrap().text().await.unwrap();
-    browser.csrf = html.split("name=\"csrf_token\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    browser
+/// A form post from the queue's `?severity=high` view, as htmx sends it.
+fn from_queue(browser: &Browser, path: &str, pairs: &[(&str, &str)], csrf: bool) -> RequestBuilder {
+    browser.form(path, pairs, csrf).header("hx-current-url", format!("http://{}/?severity=high", browser.app.addr))
 }
 
 /// Three incidents on three hosts: high, medium and low. Returns their ids, in that order.
 async fn seed(app: &TestApp) -> Vec<String> {
-    let spec =
-        TokenSpec { name: "edr".into(), role: Role::Ingest, user: None, expires_in_days: None, device_groups: vec![] };
-    let token = accounts::create_token(app.store.as_ref(), spec, "test", app.clock.now()).await.unwrap().1;
+    let token = app.token("edr", Role::Ingest, &[]).await;
     let alert = |id: &str, host: &str, minutes: i64, severity: &str| {
         let when = start_time().plus_secs(minutes * 60).to_string();
         json!({
@@ -105,7 +47,7 @@ fn rows(html: &str) -> usize {
 
 async fn the_queue_is_a_page_and_a_fragment(app: TestApp) {
     let ids = seed(&app).await;
-    let analyst = sign_in(&app, "ann", Role::Analyst).await;
+    let analyst = Browser::sign_in(&app, "ann", Role::Analyst).await;
 
     let page = analyst.get("/").send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
@@ -156,9 +98,10 @@ async fn the_queue_is_a_page_and_a_fragment(app: TestApp) {
 
 async fn columns_are_per_person(app: TestApp) {
     seed(&app).await;
-    let ann = sign_in(&app, "ann", Role::Viewer).await;
-    let bob = sign_in(&app, "bob", Role::Viewer).await;
-    let saved = ann.post("/queue/columns", &[("col", "severity"), ("col", "deviceGroups"), ("col", "nonsense")], true);
+    let ann = Browser::sign_in(&app, "ann", Role::Viewer).await;
+    let bob = Browser::sign_in(&app, "bob", Role::Viewer).await;
+    let saved =
+        from_queue(&ann, "/queue/columns", &[("col", "severity"), ("col", "deviceGroups"), ("col", "nonsense")], true);
     let html = saved.send().await.unwrap().text().await.unwrap();
     let order: Vec<&str> = html.split("<th class=\"col-").skip(1).map(|s| s.split('"').next().unwrap()).collect();
     assert_eq!(order, ["name", "severity", "deviceGroups"], "the name stays; unknown names drop");
@@ -166,14 +109,14 @@ async fn columns_are_per_person(app: TestApp) {
     assert!(again.contains("th class=\"col-deviceGroups\"") && !again.contains("th class=\"col-assignedTo\""));
     let other = bob.get("/").send().await.unwrap().text().await.unwrap();
     assert!(!other.contains("th class=\"col-deviceGroups\"") && other.contains("th class=\"col-assignedTo\""));
-    let forged = ann.post("/queue/columns", &[("col", "id")], false).send().await.unwrap();
+    let forged = from_queue(&ann, "/queue/columns", &[("col", "id")], false).send().await.unwrap();
     assert_eq!(forged.status(), StatusCode::FORBIDDEN, "CSRF");
 }
 
 async fn bulk_changes_need_manage_access(app: TestApp) {
     let ids = seed(&app).await;
-    let viewer = sign_in(&app, "vic", Role::Viewer).await;
-    let analyst = sign_in(&app, "ann", Role::Analyst).await;
+    let viewer = Browser::sign_in(&app, "vic", Role::Viewer).await;
+    let analyst = Browser::sign_in(&app, "ann", Role::Analyst).await;
     let resolve = [("id", ids[0].as_str()), ("id", ids[1].as_str()), ("status", "resolved"), ("tags", "triaged")];
     let status = |id: &str| {
         let store = app.store.clone();
@@ -181,23 +124,29 @@ async fn bulk_changes_need_manage_access(app: TestApp) {
         async move { store.incident(id).await.unwrap().unwrap().status }
     };
 
-    assert_eq!(viewer.post("/queue/bulk", &resolve, true).send().await.unwrap().status(), StatusCode::FORBIDDEN);
-    assert_eq!(analyst.post("/queue/bulk", &resolve, false).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        from_queue(&viewer, "/queue/bulk", &resolve, true).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        from_queue(&analyst, "/queue/bulk", &resolve, false).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(status(&ids[0]).await, IncidentStatus::Active, "refused changes change nothing");
 
     // A pair that does not fit is refused beside its field, the bar swapped in place.
-    let misfit = analyst
-        .post("/queue/bulk", &[("id", ids[0].as_str()), ("assessment", "falsePositive:malware")], true)
-        .send()
-        .await
-        .unwrap();
+    let misfit =
+        from_queue(&analyst, "/queue/bulk", &[("id", ids[0].as_str()), ("assessment", "falsePositive:malware")], true)
+            .send()
+            .await
+            .unwrap();
     assert_eq!(misfit.headers()["hx-retarget"], "#bulk-form");
     let html = misfit.text().await.unwrap();
     assert!(html.contains("does not fit"), "{html}");
-    let nothing = analyst.post("/queue/bulk", &[("id", ids[0].as_str())], true).send().await.unwrap();
+    let nothing = from_queue(&analyst, "/queue/bulk", &[("id", ids[0].as_str())], true).send().await.unwrap();
     assert!(nothing.text().await.unwrap().contains("Choose a change"));
 
-    let done = analyst.post("/queue/bulk", &resolve, true).send().await.unwrap();
+    let done = from_queue(&analyst, "/queue/bulk", &resolve, true).send().await.unwrap();
     assert_eq!(done.status(), StatusCode::OK);
     let html = done.text().await.unwrap();
     assert!(html.contains("Updated 2 incidents"), "{html}");
@@ -208,7 +157,7 @@ async fn bulk_changes_need_manage_access(app: TestApp) {
     assert!(tagged.custom_tags.contains(&"triaged".to_owned()));
 
     let assign = [("id", ids[2].as_str()), ("assign", "me"), ("assessment", "truePositive:malware")];
-    analyst.post("/queue/bulk", &assign, true).send().await.unwrap();
+    from_queue(&analyst, "/queue/bulk", &assign, true).send().await.unwrap();
     let assigned = app.store.incident(ids[2].parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(assigned.assigned_to.as_deref(), Some("ann"));
     assert_eq!(assigned.assessment.determination().map(|d| d.to_string()).as_deref(), Some("malware"));

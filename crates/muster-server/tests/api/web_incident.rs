@@ -5,98 +5,12 @@
 use std::time::Duration;
 
 use muster_core::access::Role;
-use muster_core::time::Clock;
-use muster_server::accounts::{self, TokenSpec, UserSpec};
 use muster_store_tests::backends::TestDb;
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::browser::{field, Browser};
 use crate::helpers::{start_time, TestApp};
-
-const PASSWORD: &str = "correct horse battery";
-
-async fn token(app: &TestApp, name: &str, role: Role, groups: &[&str]) -> String {
-    let spec = TokenSpec {
-        name: name.into(),
-        role,
-        user: None,
-        expires_in_days: None,
-        device_groups: groups.iter().map(|g| g.to_string()).collect(),
-    };
-    accounts::create_token(app.store.as_ref(), spec, "test", app.clock.now()).await.unwrap().1
-}
-
-/// A signed-in analyst's browser: its session cookie and CSRF token.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookie: String,
-    csrf: String,
-}
-
-impl<'a> Browser<'a> {
-    async fn sign_in(app: &'a TestApp, login: &str) -> Browser<'a> {
-        let spec = UserSpec {
-            login: login.into(),
-            display_name: None,
-            roles: vec![Role::Analyst],
-            device_groups: Vec::new(),
-            password: Some(PASSWORD.into()),
-        };
-        accounts::add_user(app.store.as_ref(), spec, "test", app.clock.now()).await.unwrap();
-        let response = app
-            .client
-            .post(app.url("/login"))
-            .header("origin", format!("http://{}", app.addr))
-            .form(&[("login", login), ("password", PASSWORD), ("next", "/")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        let cookie = response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-        let mut browser = Browser { app, cookie, csrf: String::new() };
-        browser.csrf = field(&browser.page("/").await.1, "csrf_token").expect("a CSRF field");
-        browser
-    }
-
-    fn get(&self, path: &str) -> RequestBuilder {
-        self.app.client.get(self.app.url(path)).header("cookie", &self.cookie)
-    }
-
-    async fn page(&self, path: &str) -> (StatusCode, String) {
-        let response = self.get(path).send().await.unwrap();
-        (response.status(), response.text().await.unwrap())
-    }
-
-    async fn fragment(&self, path: &str) -> String {
-        let response = self.get(path).header("hx-request", "true").send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-        response.text().await.unwrap()
-    }
-
-    /// Posts a form as htmx does, the CSRF token in its field.
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
-        let mut all = vec![("csrf_token", self.csrf.as_str())];
-        all.extend_from_slice(fields);
-        let response = self
-            .app
-            .client
-            .post(self.app.url(path))
-            .header("cookie", &self.cookie)
-            .header("hx-request", "true")
-            .form(&all)
-            .send()
-            .await
-            .unwrap();
-        (response.status(), response.text().await.unwrap())
-    }
-}
-
-/// The value of the first input named `name` in `html`.
-fn field(html: &str, name: &str) -> Option<String> {
-    let at = html.find(&format!("name=\"{name}\" value=\""))?;
-    let rest = &html[at + name.len() + 15..];
-    rest.split('"').next().map(str::to_owned)
-}
 
 fn alert(id: &str, title: &str, host: &str, minutes: i64) -> Value {
     let when = start_time().plus_secs(minutes * 60).to_string();
@@ -114,7 +28,7 @@ fn alert(id: &str, title: &str, host: &str, minutes: i64) -> Value {
 
 /// Posts alerts; returns the incident of the first.
 async fn ingest(app: &TestApp, alerts: Value) -> String {
-    let token = token(app, "connector", Role::Ingest, &[]).await;
+    let token = app.token("connector", Role::Ingest, &[]).await;
     let response =
         app.client.post(app.url("/v1.0/security/alerts_v2")).bearer_auth(token).json(&alerts).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -123,7 +37,7 @@ async fn ingest(app: &TestApp, alerts: Value) -> String {
 }
 
 async fn incident_json(app: &TestApp, id: &str) -> Value {
-    let token = token(app, "reader", Role::Viewer, &[]).await;
+    let token = app.token("reader", Role::Viewer, &[]).await;
     let response = app.client.get(app.url(&format!("/v1.0/security/incidents/{id}"))).bearer_auth(token).send().await;
     response.unwrap().json().await.unwrap()
 }
@@ -138,7 +52,7 @@ async fn every_tab_renders(app: TestApp) {
         ]),
     )
     .await;
-    let browser = Browser::sign_in(&app, "alice").await;
+    let browser = Browser::sign_in(&app, "alice", Role::Analyst).await;
     let (status, page) = browser.page(&format!("/incidents/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<html") && page.contains("/static/htmx.min.js") && page.contains("/static/live.js"));
@@ -167,7 +81,7 @@ async fn every_tab_renders(app: TestApp) {
 async fn alerts_page_through_keyset_links(app: TestApp) {
     let alerts: Vec<Value> = (0..60).map(|i| alert(&format!("p{i}"), "Beacon", "srv-01", i)).collect();
     let id = ingest(&app, Value::Array(alerts)).await;
-    let browser = Browser::sign_in(&app, "alice").await;
+    let browser = Browser::sign_in(&app, "alice", Role::Analyst).await;
     let first = browser.fragment(&format!("/incidents/{id}?tab=alerts")).await;
     assert_eq!(first.matches("name=\"alert\"").count(), 50);
     let next = first.split("class=\"next\" href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&#38;", "&");
@@ -178,11 +92,11 @@ async fn alerts_page_through_keyset_links(app: TestApp) {
 
 async fn a_stale_edit_is_refused_with_the_current_values(app: TestApp) {
     let id = ingest(&app, json!([alert("s1", "Beacon", "ws-02", 0)])).await;
-    let browser = Browser::sign_in(&app, "alice").await;
+    let browser = Browser::sign_in(&app, "alice", Role::Analyst).await;
     let pane = browser.fragment(&format!("/incidents/{id}/manage")).await;
     let version = field(&pane, "version").unwrap();
     // Someone else assigns it meanwhile.
-    let other = token(&app, "bob", Role::Analyst, &[]).await;
+    let other = app.token("bob", Role::Analyst, &[]).await;
     let patched = app
         .client
         .patch(app.url(&format!("/v1.0/security/incidents/{id}")))
@@ -208,7 +122,7 @@ async fn a_stale_edit_is_refused_with_the_current_values(app: TestApp) {
 
 async fn an_invalid_determination_is_refused_with_the_reason(app: TestApp) {
     let id = ingest(&app, json!([alert("d1", "Beacon", "ws-03", 0)])).await;
-    let browser = Browser::sign_in(&app, "alice").await;
+    let browser = Browser::sign_in(&app, "alice", Role::Analyst).await;
     let version = field(&browser.fragment(&format!("/incidents/{id}/manage")).await, "version").unwrap();
     let (status, body) = browser
         .post(
@@ -236,7 +150,7 @@ async fn an_invalid_determination_is_refused_with_the_reason(app: TestApp) {
 
 async fn managing_saves_through_the_manage_layer(app: TestApp) {
     let id = ingest(&app, json!([alert("m1", "Beacon", "ws-04", 0)])).await;
-    let browser = Browser::sign_in(&app, "alice").await;
+    let browser = Browser::sign_in(&app, "alice", Role::Analyst).await;
     let version = field(&browser.fragment(&format!("/incidents/{id}/manage")).await, "version").unwrap();
     let (status, body) = browser
         .post(
@@ -279,7 +193,7 @@ async fn managing_saves_through_the_manage_layer(app: TestApp) {
 
 async fn html_is_escaped_everywhere(app: TestApp) {
     let id = ingest(&app, json!([alert("x1", "<script>alert(1)</script>", "ws-05", 0)])).await;
-    let browser = Browser::sign_in(&app, "alice").await;
+    let browser = Browser::sign_in(&app, "alice", Role::Analyst).await;
     let version = field(&browser.fragment(&format!("/incidents/{id}/manage")).await, "version").unwrap();
     let (_, body) = browser
         .post(
@@ -304,7 +218,7 @@ async fn html_is_escaped_everywhere(app: TestApp) {
 
 async fn moving_an_alert_to_a_new_incident(app: TestApp) {
     let id = ingest(&app, json!([alert("v1", "Beacon", "ws-06", 0), alert("v2", "Exfil", "ws-06", 3)])).await;
-    let browser = Browser::sign_in(&app, "alice").await;
+    let browser = Browser::sign_in(&app, "alice", Role::Analyst).await;
     let alerts = browser.fragment(&format!("/incidents/{id}?tab=alerts")).await;
     let first = alerts.split("name=\"alert\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let (status, body) =
@@ -333,8 +247,8 @@ async fn read_until(response: &mut reqwest::Response, wanted: &str, wait: Durati
 
 async fn the_event_stream_announces_a_comment(app: TestApp) {
     let id = ingest(&app, json!([alert("e1", "Beacon", "ws-07", 0)])).await;
-    let reader = token(&app, "reader", Role::Viewer, &[]).await;
-    let scoped = token(&app, "lab reader", Role::Viewer, &["Lab"]).await;
+    let reader = app.token("reader", Role::Viewer, &[]).await;
+    let scoped = app.token("lab reader", Role::Viewer, &["Lab"]).await;
     let open = |secret: String| app.client.get(app.url("/v1.0/muster/events")).bearer_auth(secret).send();
     let mut stream = open(reader).await.unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
@@ -342,7 +256,7 @@ async fn the_event_stream_announces_a_comment(app: TestApp) {
     let mut outside = open(scoped).await.unwrap();
     read_until(&mut stream, "open", Duration::from_secs(5)).await.expect("the stream opens");
     read_until(&mut outside, "open", Duration::from_secs(5)).await.expect("the stream opens");
-    let browser = Browser::sign_in(&app, "alice").await;
+    let browser = Browser::sign_in(&app, "alice", Role::Analyst).await;
     browser.post(&format!("/incidents/{id}/comments"), &[("comment", "seen live")]).await;
     let wanted = format!("data: {{\"incidentId\":\"{id}\",\"kind\":\"commented\"}}");
     let events = read_until(&mut stream, &wanted, Duration::from_secs(5)).await;

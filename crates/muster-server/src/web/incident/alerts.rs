@@ -13,13 +13,14 @@ use muster_core::store::query::{AlertField, AlertQuery, Comparison, Filter, Inci
 use muster_core::{Incident, IncidentId};
 use serde::Deserialize;
 
-use super::{html, labels, respond, visible, wants_fragment, PageQuery, Shown, Tab};
+use super::{html, labels, respond, PageQuery, Shown, Tab, Visible};
 use crate::api::alerts::alert_visible;
 use crate::api::manage::context;
 use crate::api::query::{selection, token, within_groups, ListOptions};
 use crate::auth::{Access, Principal, Routes};
 use crate::error::ApiError;
 use crate::web::form::Fields;
+use crate::web::is_htmx;
 use crate::web::render;
 use crate::AppState;
 
@@ -163,14 +164,10 @@ async fn destination(state: &AppState, principal: &Principal, fields: &Fields) -
 async fn move_alerts(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    Visible(incident): Visible,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let incident = match visible(&state, &principal, &id).await {
-        Ok(incident) => incident,
-        Err(response) => return response,
-    };
     let fields = Fields::parse(&body);
     let alert_ids: Vec<String> = fields.all("alert").map(str::to_owned).collect();
     let outcome = if alert_ids.is_empty() {
@@ -213,7 +210,7 @@ async fn move_alerts(
     let shown = Shown { state: &state, principal: &principal, incident: &incident, query: &query };
     let mut response =
         respond(&shown, Tab::Alerts, &headers, Some(notice)).await.unwrap_or_else(IntoResponse::into_response);
-    if wants_fragment(&headers) {
+    if is_htmx(&headers) {
         // The header on this page refreshes at once, without waiting for the live event.
         if let Ok(value) = format!("muster:incident-{}", incident.id).parse() {
             response.headers_mut().insert("hx-trigger", value);

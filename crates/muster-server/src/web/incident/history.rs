@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -14,7 +14,7 @@ use muster_core::Incident;
 use serde_json::{json, Value};
 
 use super::alerts::Notice;
-use super::{html, labels, respond, visible, PageQuery, Shown, Tab};
+use super::{html, labels, respond, PageQuery, Shown, Tab, Visible};
 use crate::api::manage::add_comments;
 use crate::auth::{Access, Principal, Routes};
 use crate::error::ApiError;
@@ -316,16 +316,7 @@ struct LogQuery {
 }
 
 /// `GET /incidents/{id}/history`: the log alone (what live pages reload, and "older" pages).
-async fn log(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-    Query(query): Query<LogQuery>,
-) -> Response {
-    let incident = match visible(&state, &principal, &id).await {
-        Ok(incident) => incident,
-        Err(response) => return response,
-    };
+async fn log(State(state): State<AppState>, Visible(incident): Visible, Query(query): Query<LogQuery>) -> Response {
     let before = query.before.as_deref().and_then(|b| b.parse().ok());
     match log_html(&state, &incident, Filter::parse(query.kind.as_deref()), before).await {
         Ok(body) => axum::response::Html(body).into_response(),
@@ -336,14 +327,10 @@ async fn log(
 async fn comment(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    Visible(incident): Visible,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let incident = match visible(&state, &principal, &id).await {
-        Ok(incident) => incident,
-        Err(response) => return response,
-    };
     let fields = Fields::parse(&body);
     let text = fields.get("comment").unwrap_or("");
     let notice = match comment_text(&json!({ "comment": text })) {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Extension;
@@ -20,13 +20,14 @@ use muster_core::Incident;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{html, labels, visible, wants_fragment};
+use super::{html, labels, Visible};
 use crate::api::manage::{add_comments, context};
 use crate::auth::{Access, Principal, Routes};
 use crate::correlator::{IncidentEdit, ManageError};
 use crate::error::ApiError;
 use crate::web::csrf_of;
 use crate::web::form::Fields;
+use crate::web::is_htmx;
 use crate::web::render;
 use crate::AppState;
 
@@ -280,7 +281,7 @@ async fn answer(
         Ok(pane) => pane,
         Err(e) => return e.into_response(),
     };
-    if wants_fragment(headers) {
+    if is_htmx(headers) {
         return Html(pane).into_response();
     }
     render(&ManagePage {
@@ -295,13 +296,10 @@ async fn answer(
 async fn pane(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    Visible(incident): Visible,
     headers: HeaderMap,
 ) -> Response {
-    match visible(&state, &principal, &id).await {
-        Ok(incident) => answer(&state, &principal, &incident, None, &Outcome::default(), &headers).await,
-        Err(response) => response,
-    }
+    answer(&state, &principal, &incident, None, &Outcome::default(), &headers).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,15 +308,7 @@ struct ClassificationQuery {
 }
 
 /// The determination `<select>` for a classification: what the pane swaps in when it changes.
-async fn determinations(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-    Query(query): Query<ClassificationQuery>,
-) -> Response {
-    if let Err(response) = visible(&state, &principal, &id).await {
-        return response;
-    }
+async fn determinations(_: Visible, Query(query): Query<ClassificationQuery>) -> Response {
     let classification = query.classification.unwrap_or_default();
     render(&Determinations { determinations: determination_options(&classification, "unknown") })
 }
@@ -326,14 +316,10 @@ async fn determinations(
 async fn save(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    Visible(current): Visible,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let current = match visible(&state, &principal, &id).await {
-        Ok(incident) => incident,
-        Err(response) => return response,
-    };
     let fields = Fields::parse(&body);
     let submitted = Values::submitted(&fields, &principal);
     let mut outcome = Outcome::default();
@@ -403,7 +389,7 @@ async fn save(
             return answer(&state, &principal, &updated, None, &outcome, &headers).await;
         }
     }
-    if !wants_fragment(&headers) {
+    if !is_htmx(&headers) {
         return Redirect::to(&format!("/incidents/{}", current.id)).into_response();
     }
     outcome.saved = Some("Saved.".into());

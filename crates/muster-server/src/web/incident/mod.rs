@@ -13,15 +13,15 @@ mod sample;
 mod summary;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Extension;
 use muster_core::{Incident, IncidentId};
 use serde::Deserialize;
 
-use super::csrf_of;
-use super::render;
+use super::{csrf_of, is_htmx, render};
 use crate::auth::{Access, Principal, Routes};
 use crate::error::ApiError;
 use crate::AppState;
@@ -35,27 +35,30 @@ pub(super) fn routes() -> Routes {
         .merge(manage::routes())
 }
 
-/// Whether the request wants a fragment: an htmx request, but not htmx restoring a page it has no
-/// copy of (that needs the whole page).
-pub(crate) fn wants_fragment(headers: &HeaderMap) -> bool {
-    headers.contains_key("hx-request") && !headers.contains_key("hx-history-restore-request")
-}
-
 #[derive(Template)]
 #[template(path = "incident/missing.html")]
 struct Missing<'a> {
     id: &'a str,
 }
 
-/// The incident a path names, if the caller may see it (outside its device groups is the same as
-/// not there); otherwise the page to answer with.
-pub(crate) async fn visible(state: &AppState, principal: &Principal, id: &str) -> Result<Incident, Response> {
-    let missing = || (StatusCode::NOT_FOUND, render(&Missing { id })).into_response();
-    let Ok(parsed) = id.parse::<IncidentId>() else { return Err(missing()) };
-    match state.store.incident(parsed).await {
-        Ok(Some(incident)) if principal.scope.allows(&incident) => Ok(incident),
-        Ok(_) => Err(missing()),
-        Err(e) => Err(ApiError::from(e).into_response()),
+/// The incident the path's `{id}` names, when the caller may see it (outside its device groups is
+/// the same as not there); otherwise the request is answered with the not-found page.
+pub(crate) struct Visible(pub(crate) Incident);
+
+impl FromRequestParts<AppState> for Visible {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let Extension(principal) =
+            Extension::<Principal>::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let missing = || (StatusCode::NOT_FOUND, render(&Missing { id: &id })).into_response();
+        let Ok(parsed) = id.parse::<IncidentId>() else { return Err(missing()) };
+        match state.store.incident(parsed).await {
+            Ok(Some(incident)) if principal.scope.allows(&incident) => Ok(Self(incident)),
+            Ok(_) => Err(missing()),
+            Err(e) => Err(ApiError::from(e).into_response()),
+        }
     }
 }
 
@@ -108,15 +111,8 @@ impl Header {
     }
 }
 
-async fn header(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-) -> Response {
-    match visible(&state, &principal, &id).await {
-        Ok(incident) => render(&Header::of(&incident)),
-        Err(response) => response,
-    }
+async fn header(Visible(incident): Visible) -> Response {
+    render(&Header::of(&incident))
 }
 
 /// The page's tabs, in order.
@@ -230,7 +226,7 @@ pub(crate) async fn respond(
     notice: Option<alerts::Notice>,
 ) -> Result<Response, ApiError> {
     let tabs = tabs(shown, tab, notice).await?;
-    if wants_fragment(headers) {
+    if is_htmx(headers) {
         return Ok(Html(tabs).into_response());
     }
     let (incident, principal) = (shown.incident, shown.principal);
@@ -255,14 +251,10 @@ pub(crate) async fn respond(
 async fn page(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    Visible(incident): Visible,
     headers: HeaderMap,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    let incident = match visible(&state, &principal, &id).await {
-        Ok(incident) => incident,
-        Err(response) => return response,
-    };
     let tab = Tab::parse(query.tab.as_deref());
     let shown = Shown { state: &state, principal: &principal, incident: &incident, query: &query };
     respond(&shown, tab, &headers, None).await.unwrap_or_else(IntoResponse::into_response)

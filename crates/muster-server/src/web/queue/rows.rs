@@ -1,17 +1,18 @@
 //! What a row opens: its alerts beneath it (the › button), and the preview pane (the circle).
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use muster_core::correlation::device_groups;
 use muster_core::store::query::{AlertField, AlertQuery, Comparison, Filter, Value};
-use muster_core::{GraphEnum, Incident, IncidentId};
+use muster_core::GraphEnum;
 use serde::Deserialize;
 
 use super::columns::{display_name, when, words};
 use crate::auth::{Access, Principal, Routes};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
+use crate::web::incident::Visible;
 use crate::web::{render, Chrome};
 use crate::AppState;
 
@@ -24,12 +25,6 @@ pub(super) fn routes() -> Routes {
         Access::Read,
         preview,
     )
-}
-
-async fn visible(state: &AppState, principal: &Principal, id: &str) -> Result<Incident, ApiError> {
-    let missing = || ApiError::new(ErrorCode::ItemNotFound, format!("No incident with id '{id}'."));
-    let id: IncidentId = id.parse().map_err(|_| missing())?;
-    state.store.incident(id).await?.filter(|i| principal.scope.allows(i)).ok_or_else(missing)
 }
 
 struct AlertLine {
@@ -60,10 +55,9 @@ struct Span {
 async fn alerts(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    Visible(incident): Visible,
     Query(span): Query<Span>,
 ) -> Result<Response, ApiError> {
-    let incident = visible(&state, &principal, &id).await?;
     let query = AlertQuery {
         filter: Filter::Compare {
             field: AlertField::IncidentId,
@@ -120,12 +114,7 @@ struct Preview {
     last_activity: String,
 }
 
-async fn preview(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let i = visible(&state, &principal, &id).await?;
+async fn preview(Extension(principal): Extension<Principal>, Visible(i): Visible) -> Result<Response, ApiError> {
     let a = &i.impacted_assets;
     let assets = [("Devices", &a.devices), ("Users", &a.users), ("Mailboxes", &a.mailboxes), ("Apps", &a.apps)]
         .into_iter()
