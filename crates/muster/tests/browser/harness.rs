@@ -2,6 +2,8 @@
 //! small typed helpers so each test reads as what a person does. Every wait is for something on
 //! the page (an element, a text, a URL), never a fixed sleep.
 //!
+//! `MUSTER_SCREENSHOTS=docs` redraws the README's screenshots into that folder (relative to the
+//! workspace); without it the screenshot tests say they skipped.
 //! `MUSTER_CHROMIUM_ARGS` adds flags to Chromium's (`--force-dark-mode` to see the dark theme).
 //! `MUSTER_CHROMIUM` and `MUSTER_CHROMEDRIVER` name other binaries than Debian's
 //! `/usr/bin/chromium` and `/usr/bin/chromedriver`. Without them, [`Harness::start`] says
@@ -31,6 +33,20 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 /// The window every page is drawn in (and screenshots taken at).
 pub const WIDTH: u32 = 1440;
 pub const HEIGHT: u32 = 900;
+
+/// Where to write the screenshot `name` (`queue.png`), when `MUSTER_SCREENSHOTS` names a folder.
+pub fn screenshot_target(name: &str) -> Option<PathBuf> {
+    let Some(folder) = std::env::var_os("MUSTER_SCREENSHOTS").map(PathBuf::from) else {
+        eprintln!("skipped: set MUSTER_SCREENSHOTS=docs to redraw the README's {name}");
+        return None;
+    };
+    let folder = if folder.is_absolute() {
+        folder
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(folder)
+    };
+    Some(folder.join(name))
+}
 
 /// Ends a child process however the test ends.
 struct Process(Child);

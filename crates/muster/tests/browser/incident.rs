@@ -1,9 +1,7 @@
 //! The incident page as an analyst uses it: managing, commenting seen live on a second page,
-//! moving an alert, and the README's screenshot.
+//! moving an alert (and the queue seeing the incident that made), and the README's screenshot.
 
-use std::path::PathBuf;
-
-use crate::harness::Harness;
+use crate::harness::{screenshot_target, Harness};
 use crate::one_at_a_time;
 
 /// Opens the first incident the queue lists and returns its id.
@@ -72,14 +70,41 @@ async fn an_alert_moves_to_a_new_incident() {
     assert_eq!(b.count(".alert-list input[name=alert]").await, 0, "the summary tab opens first");
 }
 
-/// `docs/incident.png` for the README: the demo's first incident at 1440×900.
 #[tokio::test]
-async fn screenshot_for_the_readme() {
+async fn the_queue_says_new_incidents_arrived() {
     let _turn = one_at_a_time().await;
     let Some(h) = Harness::start().await else { return };
-    h.browser.client.set_window_size(1440, 900).await.unwrap();
+    let b = &h.browser;
+    b.wait_for("#live[data-live=open]").await;
+    let id = b.text_of("#queue-table tbody tr.incident td.col-id").await;
+    assert!(b.text_of("#new-incidents").await.is_empty(), "nothing new yet");
+
+    // Someone else splits an alert off into a new incident.
+    let other = h.second_browser().await;
+    other.goto(&format!("/incidents/{id}?tab=alerts")).await;
+    other.click(".alert-list input[name=alert]").await;
+    other.click(".move input[name=destination][value=new]").await;
+    other.click(".move button[type=submit]").await;
+    other.wait_text(".alerts .notice", "Moved 1 alert to a new incident").await;
+    let created = other.attr(".alerts .notice a", "href").await.expect("a link to the new incident");
+    let created = created.rsplit('/').next().unwrap().to_owned();
+    other.close().await;
+
+    b.wait_text("#new-incidents", "1 new incident — refresh").await;
+    b.click("#new-incidents a").await;
+    b.wait_gone("#new-incidents a").await;
+    b.goto(&format!("/?q={created}")).await;
+    b.wait_for("#queue-table tbody tr.incident").await;
+    assert_eq!(b.texts("#queue-table tbody tr.incident td.col-id").await, [created]);
+}
+
+/// The README's `incident.png`: the demo's first incident, when `MUSTER_SCREENSHOTS` names a folder.
+#[tokio::test]
+async fn screenshot_of_an_incident() {
+    let _turn = one_at_a_time().await;
+    let Some(path) = screenshot_target("incident.png") else { return };
+    let Some(h) = Harness::start().await else { return };
     open_first_incident(&h, "summary").await;
     h.browser.wait_for(".timeline li").await;
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/incident.png");
     h.browser.screenshot(&path).await;
 }

@@ -1,8 +1,6 @@
 //! The queue page as an analyst uses it.
 
-use std::path::PathBuf;
-
-use crate::harness::{Driver, Harness, Server};
+use crate::harness::{screenshot_target, Driver, Harness, Server};
 use crate::one_at_a_time;
 
 /// The incident ids the table shows, in order.
@@ -229,14 +227,11 @@ async fn bulk_resolves_a_shift_clicked_range() {
     assert_eq!(b.count("td.col-tags .chip b").await, 0);
 }
 
-/// Writes the README's picture of the queue when `MUSTER_SCREENSHOT` names where.
+/// The README's `queue.png`, when `MUSTER_SCREENSHOTS` names a folder.
 #[tokio::test]
 async fn screenshot_of_the_queue() {
     let _turn = one_at_a_time().await;
-    let Some(target) = std::env::var_os("MUSTER_SCREENSHOT").map(PathBuf::from) else {
-        eprintln!("skipped: set MUSTER_SCREENSHOT=docs/queue.png to redraw the README's screenshot");
-        return;
-    };
+    let Some(path) = screenshot_target("queue.png") else { return };
     let Some(h) = Harness::start().await else { return };
     let b = &h.browser;
     b.goto("/?status=active&status=inProgress").await;
@@ -247,10 +242,5 @@ async fn screenshot_of_the_queue() {
     b.click("#queue-table tbody tr.incident:first-child button.circle").await;
     b.wait_for("#preview-pane h2").await;
     b.click("#queue-table tbody tr.incident:nth-child(4) .row-check").await;
-    let path = if target.is_absolute() {
-        target
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(target)
-    };
     b.screenshot(&path).await;
 }
