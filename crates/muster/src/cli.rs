@@ -65,6 +65,17 @@ pub enum BenchCommand {
     /// is given; a database a previous run loaded is reused), then the first page of analysts'
     /// views timed over HTTP: p50 and p99 per view
     Queue(BenchQueueArgs),
+    /// The web pages' server time over HTTP: the queue's first page of 50 rows in several views
+    /// and an incident's page, on the demo queue (a temporary SQLite file unless --database is
+    /// given): p50 and p99 per page
+    Ui(BenchUiArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchUiArgs {
+    /// Timed requests per page
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(10..))]
+    pub samples: u32,
 }
 
 #[derive(Debug, Args)]

@@ -767,3 +767,14 @@ fn incidents_show_and_update_through_a_running_server() {
     let output = incidents(&analyst, &["show", "999999"]);
     assert_one_line_failure(&output, "error: itemNotFound");
 }
+
+#[test]
+fn bench_ui_times_every_page_of_the_demo() {
+    let output = run(muster().args(["bench", "ui", "--samples", "10"]));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.starts_with("load: the demo queue"), "{out}");
+    let timed: Vec<&str> = out.lines().filter(|l| l.contains("(budget 200 ms, ")).collect();
+    assert_eq!(timed.len(), 6, "{out}");
+    assert_eq!(timed.iter().filter(|l| l.ends_with("50 rows)")).count(), 5, "a full page each: {out}");
+}

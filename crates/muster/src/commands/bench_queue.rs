@@ -15,6 +15,7 @@ use muster_sim::queue::QueueWorkload;
 use tokio::sync::mpsc;
 
 use super::bench::LoopbackServer;
+use super::timing;
 use crate::cli::BenchQueueArgs;
 use crate::database::Database;
 
@@ -163,11 +164,6 @@ async fn load(store: &Arc<dyn Store>, workload: &QueueWorkload) -> anyhow::Resul
     Ok(())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
 /// Serves the store on loopback and times each view's first page.
 async fn time_views(store: Arc<dyn Store>, workload: &QueueWorkload, samples: u32) -> anyhow::Result<()> {
     let backend = store.backend();
@@ -178,40 +174,13 @@ async fn time_views(store: Arc<dyn Store>, workload: &QueueWorkload, samples: u3
     let mut over = Vec::new();
     for view in views(workload) {
         let url = format!("http://{address}{}", view.path);
-        let mut times = Vec::with_capacity(samples as usize);
-        let mut rows = 0;
-        for i in 0..samples + 5 {
-            let started = Instant::now();
-            let response = client.get(&url).bearer_auth(&token).send().await?;
-            let status = response.status();
-            let body: serde_json::Value = response.json().await?;
-            let took = started.elapsed();
-            if !status.is_success() {
-                bail!("{}: the server answered {status}: {body}", view.name);
-            }
-            rows = ["value", "alerts", "facets"].iter().find_map(|k| body[*k].as_array()).map_or(1, Vec::len);
-            // The first few warm the caches, as an analyst's earlier clicks would.
-            if i >= 5 {
-                times.push(took);
-            }
-        }
-        times.sort();
-        let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
-        if p99 > view.budget {
+        let timed = timing::time(view.name, samples, || client.get(&url).bearer_auth(&token)).await?;
+        let body: serde_json::Value = serde_json::from_str(&timed.body)?;
+        let rows = ["value", "alerts", "facets"].iter().find_map(|k| body[*k].as_array()).map_or(1, Vec::len);
+        if !timed.report(view.name, view.budget, &format!("{rows} rows")) {
             over.push(view.name);
         }
-        println!(
-            "  {:<40} p50 {:>7.2} ms  p99 {:>7.2} ms  (budget {} ms, {rows} rows)",
-            view.name,
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3,
-            view.budget.as_millis()
-        );
     }
-    if over.is_empty() {
-        println!("every view within its p99 budget");
-    } else {
-        println!("over budget: {}", over.join(", "));
-    }
+    timing::verdict(&over);
     server.stop().await
 }

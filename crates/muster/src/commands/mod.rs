@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_queue;
+mod bench_ui;
 mod default_config;
 mod demo;
 mod healthcheck;
@@ -11,6 +12,7 @@ mod migrate;
 mod operator;
 mod serve;
 mod simulate;
+mod timing;
 mod tokens;
 mod users;
 
@@ -74,6 +76,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Queue(args)) => {
             init_logging(LevelFilter::WARN);
             bench_queue::run(database, args).await
+        }
+        Command::Bench(BenchCommand::Ui(args)) => {
+            init_logging(LevelFilter::WARN);
+            bench_ui::run(database, args).await
         }
     }
 }
