@@ -79,6 +79,17 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
+    /// Brings the planner's statistics and the visibility map up to date after a bulk load, as
+    /// autovacuum would in a while: plans need the one, index-only scans the other.
+    pub async fn refresh_statistics(&self) -> StoreResult<()> {
+        // VACUUM runs outside a transaction, so as a simple query.
+        sqlx::raw_sql("VACUUM (ANALYZE) incidents, incident_facets, alerts, entity_keys")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot refresh statistics: {e}")))?;
+        Ok(())
+    }
+
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;

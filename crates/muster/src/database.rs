@@ -45,6 +45,15 @@ impl Database {
         }
     }
 
+    /// After a bulk load: PostgreSQL's planner statistics and visibility map brought up to date
+    /// (autovacuum would get there later). SQLite plans by its indexes alone and needs nothing.
+    pub async fn refresh_statistics(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Sqlite(_) => Ok(()),
+            Self::Postgres(store) => Ok(store.refresh_statistics().await?),
+        }
+    }
+
     /// Waits for connections in use and closes them (SQLite checkpoints its WAL).
     pub async fn close(&self) {
         match self {

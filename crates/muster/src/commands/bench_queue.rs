@@ -89,6 +89,7 @@ pub async fn run(database: Option<String>, args: BenchQueueArgs) -> anyhow::Resu
     let held = store.max_incident_id().await?;
     if held == 0 {
         load(&store, &workload).await?;
+        db.refresh_statistics().await?;
     } else if held == workload.incidents as i64 {
         println!("load: reusing the {held} incidents already in the database");
     } else {
