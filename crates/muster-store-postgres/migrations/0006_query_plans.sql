@@ -12,3 +12,6 @@ CREATE INDEX incidents_by_severity_id ON incidents (severity_rank DESC, id DESC)
 -- every look-up by incident the narrower index did.
 CREATE INDEX incident_facets_by_incident_value ON incident_facets (incident_id, facet, value);
 DROP INDEX incident_facets_by_incident;
+
+-- Fill the new statistics now rather than at autovacuum's next pass (it samples: quick at any size).
+ANALYZE incident_facets;

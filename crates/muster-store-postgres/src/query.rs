@@ -1,33 +1,18 @@
 //! Filtered, ordered, paged reads ([`muster_core::store::query`]) on PostgreSQL.
 
 use muster_core::store::query::counts::{self, FacetCounts};
-use muster_core::store::query::sql::{self, Dialect, SearchColumns, Statement, Table, TextIndex};
-use muster_core::store::query::{AlertQuery, Cursor, Facet, IncidentQuery, Value};
+use muster_core::store::query::sql::{self, Dialect, Statement, Table, TextIndex};
+use muster_core::store::query::{AlertQuery, Cursor, IncidentQuery, Value};
 use muster_core::store::{StoreError, StoreResult};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{PgPool, Postgres, Row};
 
 use crate::backend;
 
-pub(crate) const INCIDENTS: Table = Table {
-    name: "incidents",
-    tie_break: "id",
-    facets: Some(("incident_facets", "incident_id")),
-    search: SearchColumns {
-        text: &["display_name"],
-        id: ("id", true),
-        facet: Some(Facet::ImpactedAssets),
-        index: Some(TextIndex::Trigram { column: "search_text" }),
-    },
-};
+pub(crate) const INCIDENTS: Table = Table::incidents(Some(TextIndex::Trigram { column: "search_text" }));
 
 /// Alerts break ties by arrival (`seq`); they have no facets.
-pub(crate) const ALERTS: Table = Table {
-    name: "alerts",
-    tie_break: "seq",
-    facets: None,
-    search: SearchColumns { text: &["title"], id: ("id", false), facet: None, index: None },
-};
+pub(crate) const ALERTS: Table = Table::alerts("seq");
 
 const NOT_REDIRECTED: &str = "status <> 'redirected'";
 

@@ -2,33 +2,18 @@
 
 use muster_core::incident::Incident;
 use muster_core::store::query::counts::{self, FacetCounts};
-use muster_core::store::query::sql::{self, Dialect, SearchColumns, Statement, Table, TextIndex};
-use muster_core::store::query::{AlertQuery, Cursor, Facet, IncidentQuery, Value};
+use muster_core::store::query::sql::{self, Dialect, Statement, Table, TextIndex};
+use muster_core::store::query::{AlertQuery, Cursor, IncidentQuery, Value};
 use muster_core::store::{StoreError, StoreResult, StoredAlert};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, Row};
 
 use crate::{alerts, backend, incidents, Shared};
 
-const INCIDENTS: Table = Table {
-    name: "incidents",
-    tie_break: "id",
-    facets: Some(("incident_facets", "incident_id")),
-    search: SearchColumns {
-        text: &["display_name"],
-        id: ("id", true),
-        facet: Some(Facet::ImpactedAssets),
-        index: Some(TextIndex::Fts5 { table: "incident_search" }),
-    },
-};
+const INCIDENTS: Table = Table::incidents(Some(TextIndex::Fts5 { table: "incident_search" }));
 
 /// Alerts break ties by arrival (`rid`); they have no facets.
-const ALERTS: Table = Table {
-    name: "alerts",
-    tie_break: "rid",
-    facets: None,
-    search: SearchColumns { text: &["title"], id: ("id", false), facet: None, index: None },
-};
+const ALERTS: Table = Table::alerts("rid");
 
 const NOT_REDIRECTED: &str = "status <> 'redirected'";
 

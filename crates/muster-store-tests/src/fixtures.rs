@@ -1,5 +1,6 @@
 //! Small builders for the model values the scenarios store.
 
+use muster_core::access::{NewUser, Role};
 use muster_core::alert::Alert;
 use muster_core::enums::{AlertSeverity, AlertStatus, IncidentStatus};
 use muster_core::incident::Incident;
@@ -55,4 +56,15 @@ pub fn alert(provider_id: &str, host: &str, account: &str, activity_minutes: i64
 
 pub fn stored(alert: Alert, incident: i64) -> StoredAlert {
     StoredAlert::new(alert, iid(incident))
+}
+
+/// A viewer with no device groups, for scenarios that only need someone to own a row.
+pub fn viewer(login: &str) -> NewUser {
+    NewUser {
+        login: login.into(),
+        display_name: login.into(),
+        password_hash: "h".into(),
+        roles: vec![Role::Viewer],
+        device_groups: vec![],
+    }
 }

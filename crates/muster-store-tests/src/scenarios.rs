@@ -9,7 +9,7 @@ use muster_core::history::{Actor, HistoryFilter, HistoryKind, NewHistoryEntry};
 use muster_core::store::{CommentTarget, PageRequest, Store, StoreError, WriteBatch};
 use serde_json::json;
 
-use crate::fixtures::{alert, at, iid, incident, stored};
+use crate::fixtures::{alert, at, iid, incident, stored, viewer};
 
 fn page(limit: u32) -> PageRequest {
     PageRequest { limit, after: None }
@@ -429,15 +429,8 @@ pub async fn enums_survive_storage(store: &dyn Store) {
 
 /// Sessions are found by hash, touched, ended one by one, per user, or when expired.
 pub async fn sessions_live_and_end(store: &dyn Store) {
-    let new_user = |login: &str| NewUser {
-        login: login.into(),
-        display_name: login.into(),
-        password_hash: "h".into(),
-        roles: vec![Role::Viewer],
-        device_groups: vec![],
-    };
-    let alice = store.create_user(&new_user("alice"), at(0)).await.unwrap();
-    let bob = store.create_user(&new_user("bob"), at(0)).await.unwrap();
+    let alice = store.create_user(&viewer("alice"), at(0)).await.unwrap();
+    let bob = store.create_user(&viewer("bob"), at(0)).await.unwrap();
     let session = |hash: &str, user: i64, minutes| Session {
         id_hash: hash.into(),
         user_id: user,
@@ -469,15 +462,8 @@ pub async fn sessions_live_and_end(store: &dyn Store) {
 
 /// Settings are kept per user and key, replaced when saved again, and go with their user.
 pub async fn preferences_are_per_user(store: &dyn Store) {
-    let new_user = |login: &str| NewUser {
-        login: login.into(),
-        display_name: login.into(),
-        password_hash: "h".into(),
-        roles: vec![Role::Viewer],
-        device_groups: vec![],
-    };
-    let alice = store.create_user(&new_user("alice"), at(0)).await.unwrap();
-    let bob = store.create_user(&new_user("bob"), at(0)).await.unwrap();
+    let alice = store.create_user(&viewer("alice"), at(0)).await.unwrap();
+    let bob = store.create_user(&viewer("bob"), at(0)).await.unwrap();
     assert_eq!(store.preference(alice.id, "queue.columns").await.unwrap(), None);
     store.set_preference(alice.id, "queue.columns", r#"["name","id"]"#, at(1)).await.unwrap();
     store.set_preference(bob.id, "queue.columns", r#"["severity"]"#, at(1)).await.unwrap();

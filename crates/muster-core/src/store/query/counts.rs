@@ -171,20 +171,9 @@ pub fn statement(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::query::sql::SearchColumns;
     use crate::store::query::{Comparison, Filter, IncidentField};
 
-    const INCIDENTS: Table = Table {
-        name: "incidents",
-        tie_break: "id",
-        facets: Some(("incident_facets", "incident_id")),
-        search: SearchColumns {
-            text: &["display_name"],
-            id: ("id", true),
-            facet: Some(Facet::ImpactedAssets),
-            index: None,
-        },
-    };
+    const INCIDENTS: Table = Table::incidents(None);
 
     #[test]
     fn counts_the_newest_matches_with_bound_values() {

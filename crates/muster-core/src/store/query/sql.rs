@@ -27,6 +27,34 @@ pub struct Table {
     pub search: SearchColumns,
 }
 
+impl Table {
+    /// The incidents table both backends keep: ties broken by id, multi-valued properties in
+    /// `incident_facets`, search over the name, the id and impacted asset names, through `index`.
+    pub const fn incidents(index: Option<TextIndex>) -> Self {
+        Self {
+            name: "incidents",
+            tie_break: "id",
+            facets: Some(("incident_facets", "incident_id")),
+            search: SearchColumns {
+                text: &["display_name"],
+                id: ("id", true),
+                facet: Some(Facet::ImpactedAssets),
+                index,
+            },
+        }
+    }
+
+    /// The alerts table, ties broken by the backend's arrival column; alerts have no facets.
+    pub const fn alerts(tie_break: &'static str) -> Self {
+        Self {
+            name: "alerts",
+            tie_break,
+            facets: None,
+            search: SearchColumns { text: &["title"], id: ("id", false), facet: None, index: None },
+        }
+    }
+}
+
 /// Where `$search` terms are looked for: a term matches when it is part of one of the text
 /// columns, equals the id, or is part of a value of the facet.
 #[derive(Debug, Clone, Copy)]
@@ -388,17 +416,7 @@ mod tests {
     use super::*;
     use crate::store::query::{IncidentField, OrderKey};
 
-    const INCIDENTS: Table = Table {
-        name: "incidents",
-        tie_break: "id",
-        facets: Some(("incident_facets", "incident_id")),
-        search: SearchColumns {
-            text: &["display_name"],
-            id: ("id", true),
-            facet: Some(Facet::ImpactedAssets),
-            index: None,
-        },
-    };
+    const INCIDENTS: Table = Table::incidents(None);
 
     #[test]
     fn long_terms_use_the_text_index() {
