@@ -59,10 +59,6 @@ impl Counted {
             column => COUNTED_COLUMNS.iter().find(|c| c.0 == column).map_or("", |c| c.1),
         }
     }
-
-    fn from_label(label: &str) -> Option<Self> {
-        Self::all().into_iter().find(|c| c.name() == label)
-    }
 }
 
 /// How many of the counted incidents have one value.
