@@ -6,6 +6,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use futures_util::{stream, StreamExt, TryStreamExt};
 use muster_core::manage::{INCIDENT_NAVIGATION, INCIDENT_PROPERTIES};
 use muster_core::store::query::{
     AlertField, AlertQuery, Comparison, Filter, IncidentField, IncidentQuery, Value as QueryValue,
@@ -50,6 +51,8 @@ const LIMITS: PageLimits = PageLimits { default: MAX_TOP, max: MAX_TOP, strict: 
 /// `$expand=alerts` brings at most this many alerts per incident, newest activity first; the
 /// rest are a page of `/incidents/{id}/alerts` away.
 const EXPANDED_ALERTS: u32 = 150;
+/// How many incidents of a page read their alerts at the same time for `$expand=alerts`.
+const EXPANDING_AT_ONCE: usize = 8;
 
 /// The incident query of a request, limited to the caller's device groups.
 pub(crate) fn scoped(mut query: IncidentQuery, principal: &Principal) -> IncidentQuery {
@@ -102,15 +105,16 @@ async fn list(
     let next =
         page.next.as_ref().map(|cursor| next_link(&base, PATH, &options, query.top, &token::encode(&query, cursor)));
     let expand = request.expand.iter().any(|e| e == "alerts");
-    let mut items = Vec::with_capacity(page.items.len());
-    for incident in page.items.iter().filter(|i| principal.scope.allows(i)) {
-        let item = if expand {
-            with_alerts(&state, &principal, members, incident).await?
-        } else {
-            Value::Object(incident_json(incident, members))
-        };
-        items.push(select(item, request.select.as_deref()));
-    }
+    let visible: Vec<&Incident> = page.items.iter().filter(|i| principal.scope.allows(i)).collect();
+    let items: Vec<Value> = if expand {
+        // Each incident's alerts are a query of their own: a few at once, kept in page order.
+        let reads: Vec<_> =
+            visible.into_iter().map(|incident| with_alerts(&state, &principal, members, incident)).collect();
+        stream::iter(reads).buffered(EXPANDING_AT_ONCE).try_collect().await?
+    } else {
+        visible.into_iter().map(|incident| Value::Object(incident_json(incident, members))).collect()
+    };
+    let items = items.into_iter().map(|item| select(item, request.select.as_deref())).collect();
     Ok(Json(collection(&base, "security/incidents", items, count, next)))
 }
 

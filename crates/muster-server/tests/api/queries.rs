@@ -138,6 +138,14 @@ async fn orders_counts_search_and_expand(app: TestApp) {
     let alerts = body["value"][0]["alerts"].as_array().unwrap();
     assert_eq!(alerts.len(), 2);
     assert_eq!(alerts[0]["@odata.type"], "#microsoft.graph.security.alert");
+    // A whole page expanded keeps its order, each incident with its own alerts.
+    let (_, body) = get(&app, &t, "/v1.0/security/incidents?$orderby=id%20asc&$expand=alerts").await;
+    assert_eq!(ids(&body), ["1", "2", "3", "4", "5", "6", "7", "8"]);
+    for incident in body["value"].as_array().unwrap() {
+        let alerts = incident["alerts"].as_array().unwrap();
+        assert_eq!(alerts.len(), if incident["id"] == "2" { 2 } else { 0 }, "{incident}");
+        assert!(alerts.iter().all(|a| a["incidentId"] == incident["id"]));
+    }
     let (status, body) = get(&app, &t, "/v1.0/security/incidents/2?$expand=alerts").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["alerts"].as_array().unwrap().len(), 2);
