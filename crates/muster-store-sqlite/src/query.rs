@@ -1,11 +1,11 @@
 //! Filtered, ordered, paged reads ([`muster_core::store::query`]) on SQLite.
 
 use muster_core::incident::Incident;
-use muster_core::store::query::counts::{self, FacetCounts};
+use muster_core::store::query::counts::{self, FacetCounts, Tally};
 use muster_core::store::query::sql::{self, Dialect, Statement, Table, TextIndex};
 use muster_core::store::query::{AlertQuery, Cursor, IncidentQuery, Value};
 use muster_core::store::{StoreError, StoreResult, StoredAlert};
-use rusqlite::types::Value as SqlValue;
+use rusqlite::types::{FromSqlError, Value as SqlValue};
 use rusqlite::{params_from_iter, Connection, Row};
 
 use crate::{alerts, backend, incidents, Shared};
@@ -86,12 +86,16 @@ pub(crate) fn incident_count(conn: &Connection, query: &IncidentQuery) -> StoreR
 pub(crate) fn incident_facet_counts(conn: &Connection, query: &IncidentQuery, limit: u32) -> StoreResult<FacetCounts> {
     let statement = counts::statement(Dialect::Sqlite, &INCIDENTS, incident_conditions(query), query, limit);
     let mut prepared = conn.prepare_cached(&statement.sql).map_err(backend)?;
-    let rows = prepared
-        .query_map(params_from_iter(bound(&statement.params)), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .map_err(backend)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(backend)?;
-    Ok(FacetCounts::from_rows(rows, limit))
+    let mut rows = prepared.query(params_from_iter(bound(&statement.params))).map_err(backend)?;
+    // Tens of thousands of ungrouped facet rows: summed as read, their text borrowed.
+    let mut tally = Tally::new();
+    let text = |e: FromSqlError| StoreError::Corrupt(format!("facet counts: {e}"));
+    while let Some(row) = rows.next().map_err(backend)? {
+        let label = row.get_ref(0).map_err(backend)?.as_str().map_err(text)?;
+        let value = row.get_ref(1).map_err(backend)?.as_str_or_null().map_err(text)?;
+        tally.add(label, value, row.get(2).map_err(backend)?);
+    }
+    Ok(tally.finish(limit))
 }
 
 pub(crate) fn alert_page(

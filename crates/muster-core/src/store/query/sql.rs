@@ -238,15 +238,32 @@ fn facet_sql(b: &mut Builder, table: &Table, facet: Facet, values: &FacetValues)
     )
 }
 
+/// The FTS5 query matching `lowered` as a fragment: its trigrams as one phrase. FTS5 checks a
+/// phrase at every row its trigrams' lists share, and a common trigram (the `ws-` of a thousand
+/// hosts) shares most rows; so when the fragment holds a run of letters and digits long enough to
+/// be indexed, the longest run leads (`"01234" AND "ws-01234"`) and the whole phrase is checked
+/// only where it is found. The matches are the phrase's either way.
+fn fts5_fragment(lowered: &str) -> String {
+    let quote = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
+    let lead = lowered
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|run| run.chars().count() >= INDEXED_TERM)
+        .max_by_key(|run| run.chars().count());
+    match lead {
+        Some(run) if run.len() < lowered.len() => format!("{} AND {}", quote(run), quote(lowered)),
+        _ => quote(lowered),
+    }
+}
+
 /// One search term: in a text column, the id, or a facet value; negated terms must match none.
 fn search_sql(b: &mut Builder, table: &Table, term: &SearchTerm) -> String {
     let lowered = term.text.to_lowercase();
     let mut alternatives = Vec::new();
     let index = table.search.index.filter(|_| lowered.chars().count() >= INDEXED_TERM);
     match index {
-        // One phrase of trigrams: the fragment, anywhere in the name or an asset's name.
+        // The fragment, anywhere in the name or an asset's name.
         Some(TextIndex::Fts5 { table: fts }) => {
-            let phrase = b.bind(Value::Text(format!("\"{}\"", lowered.replace('"', "\"\""))));
+            let phrase = b.bind(Value::Text(fts5_fragment(&lowered)));
             alternatives.push(format!(
                 "{}.{} IN (SELECT rowid FROM {fts} WHERE {fts} MATCH {phrase})",
                 table.name, table.tie_break
@@ -433,6 +450,9 @@ mod tests {
             long.sql
         );
         assert_eq!(long.params[0], Value::Text("\"ws-01\"\"x\"".into()));
+        let led = page(Dialect::Sqlite, &table, "id", &[], &search("WS-01234")).unwrap();
+        assert_eq!(led.params[0], Value::Text("\"01234\" AND \"ws-01234\"".into()), "the longest run leads");
+        assert_eq!(fts5_fragment("contoso"), "\"contoso\"");
         assert!(!long.sql.contains("display_name"), "{}", long.sql);
         let short = page(Dialect::Sqlite, &table, "id", &[], &search("ws")).unwrap();
         assert!(short.sql.contains("lower(display_name) LIKE"), "{}", short.sql);
