@@ -238,20 +238,26 @@ fn facet_sql(b: &mut Builder, table: &Table, facet: Facet, values: &FacetValues)
     )
 }
 
-/// The FTS5 query matching `lowered` as a fragment: its trigrams as one phrase. FTS5 checks a
-/// phrase at every row its trigrams' lists share, and a common trigram (the `ws-` of a thousand
-/// hosts) shares most rows; so when the fragment holds a run of letters and digits long enough to
-/// be indexed, the longest run leads (`"01234" AND "ws-01234"`) and the whole phrase is checked
-/// only where it is found. The matches are the phrase's either way.
-fn fts5_fragment(lowered: &str) -> String {
-    let quote = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
-    let lead = lowered
+/// The longest run of letters and digits in a fragment, when it is long enough for a trigram index
+/// and shorter than the fragment. A trigram index finds a fragment by all of its trigrams, and a
+/// common one (the `ws-` of a thousand hosts) costs a read of most rows; the run's trigrams are
+/// the rarer ones, so the index looks for the run and the whole fragment is checked only in the
+/// rows that hold it. The matches are the fragment's either way.
+fn lead_run(lowered: &str) -> Option<&str> {
+    lowered
         .split(|c: char| !c.is_alphanumeric())
         .filter(|run| run.chars().count() >= INDEXED_TERM)
-        .max_by_key(|run| run.chars().count());
-    match lead {
-        Some(run) if run.len() < lowered.len() => format!("{} AND {}", quote(run), quote(lowered)),
-        _ => quote(lowered),
+        .max_by_key(|run| run.chars().count())
+        .filter(|run| run.len() < lowered.len())
+}
+
+/// The FTS5 query matching `lowered` as a fragment: its trigrams as one phrase, led by its
+/// [`lead_run`] (`"01234" AND "ws-01234"`) when it has one.
+fn fts5_fragment(lowered: &str) -> String {
+    let quote = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
+    match lead_run(lowered) {
+        Some(run) => format!("{} AND {}", quote(run), quote(lowered)),
+        None => quote(lowered),
     }
 }
 
@@ -269,10 +275,19 @@ fn search_sql(b: &mut Builder, table: &Table, term: &SearchTerm) -> String {
                 table.name, table.tie_break
             ));
         }
-        Some(TextIndex::Trigram { column }) => {
-            let pattern = b.bind(Value::Text(like_pattern(&lowered, TextMatch::Contains)));
-            alternatives.push(format!("{column} LIKE {pattern} ESCAPE '\\'"));
-        }
+        Some(TextIndex::Trigram { column }) => match lead_run(&lowered) {
+            // The index finds the run; `strpos`, which it cannot serve, checks the whole fragment.
+            Some(run) => {
+                let pattern = b.bind(Value::Text(like_pattern(run, TextMatch::Contains)));
+                let fragment = b.bind(Value::Text(lowered.clone()));
+                alternatives
+                    .push(format!("({column} LIKE {pattern} ESCAPE '\\' AND strpos({column}, {fragment}) > 0)"));
+            }
+            None => {
+                let pattern = b.bind(Value::Text(like_pattern(&lowered, TextMatch::Contains)));
+                alternatives.push(format!("{column} LIKE {pattern} ESCAPE '\\'"));
+            }
+        },
         None => {}
     }
     for column in table.search.text.iter().filter(|_| index.is_none()) {
@@ -460,6 +475,9 @@ mod tests {
         let long = page(Dialect::Postgres, &table, "id", &[], &search("Ws-01")).unwrap();
         assert!(long.sql.contains("search_text LIKE $1"), "{}", long.sql);
         assert_eq!(long.params[0], Value::Text("%ws-01%".into()));
+        let led = page(Dialect::Postgres, &table, "id", &[], &search("WS-01234")).unwrap();
+        assert!(led.sql.contains("(search_text LIKE $1 ESCAPE '\\' AND strpos(search_text, $2) > 0)"), "{}", led.sql);
+        assert_eq!(led.params[..2], [Value::Text("%01234%".into()), Value::Text("ws-01234".into())]);
     }
 
     #[test]
