@@ -205,7 +205,7 @@ pub fn statement(
         // of the counted facets and probe the matches: CROSS JOIN fixes the loop order, and `+`
         // keeps the facet name from choosing the index. SQLite groups by sorting, which costs
         // more than the join itself at tens of thousands of rows, so there each row counts one
-        // and `FacetCounts::from_rows` sums them.
+        // and a `Tally` sums them.
         let (join, facet, count, group) = match dialect {
             Dialect::Sqlite => ("CROSS JOIN", "+f.facet", "1", ""),
             Dialect::Postgres => ("JOIN", "f.facet", "COUNT(*)", " GROUP BY f.facet, f.value"),
