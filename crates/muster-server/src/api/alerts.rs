@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use muster_core::correlation::device_groups;
 use muster_core::manage::ALERT_PROPERTIES;
-use muster_core::store::query::{AlertField, AlertQuery, Comparison, Filter, Value as QueryValue};
+use muster_core::store::query::{AlertField, AlertQuery, Filter};
 use muster_core::store::StoredAlert;
 use muster_core::{Alert, IncidentId};
 use serde_json::{json, Map, Value};
@@ -159,8 +159,7 @@ async fn list(
 /// The alert query of a request, within one incident when `incident` is given.
 fn of_incident(mut query: AlertQuery, incident: Option<IncidentId>) -> AlertQuery {
     if let Some(id) = incident {
-        let own =
-            Filter::Compare { field: AlertField::IncidentId, op: Comparison::Eq, value: QueryValue::Int(id.get()) };
+        let own = Filter::of_incident(id);
         query.filter = match std::mem::replace(&mut query.filter, Filter::True) {
             Filter::True => own,
             other => Filter::And(vec![own, other]),

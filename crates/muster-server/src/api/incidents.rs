@@ -8,9 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use muster_core::manage::{INCIDENT_NAVIGATION, INCIDENT_PROPERTIES};
-use muster_core::store::query::{
-    AlertField, AlertQuery, Comparison, Filter, IncidentField, IncidentQuery, Value as QueryValue,
-};
+use muster_core::store::query::{AlertQuery, IncidentField, IncidentQuery};
 use muster_core::{Incident, IncidentId};
 use serde_json::{Map, Value};
 
@@ -70,15 +68,7 @@ async fn with_alerts(
     incident: &Incident,
 ) -> Result<Value, ApiError> {
     let mut json = incident_json(incident, members);
-    let query = AlertQuery {
-        filter: Filter::Compare {
-            field: AlertField::IncidentId,
-            op: Comparison::Eq,
-            value: QueryValue::Int(incident.id.get()),
-        },
-        top: EXPANDED_ALERTS,
-        ..AlertQuery::default()
-    };
+    let query = AlertQuery::of_incident(incident.id, EXPANDED_ALERTS);
     let alerts = state.store.query_alerts(&query).await?;
     let alerts: Vec<Value> = alerts
         .items

@@ -11,6 +11,8 @@ pub mod sql;
 
 pub use fields::{AlertField, Column, Facet, IncidentField, QueryField};
 
+use crate::IncidentId;
+
 /// A value a filter compares with or a cursor holds. Times are microseconds since the epoch,
 /// enum members their stored spelling (or rank, for ranked columns).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -181,6 +183,20 @@ impl IncidentQuery {
     /// redirection.
     pub fn includes_redirected(&self) -> bool {
         self.filter.mentions(|f| matches!(f, IncidentField::Status | IncidentField::RedirectIncidentId))
+    }
+}
+
+impl AlertQuery {
+    /// An incident's alerts, newest activity first, `top` of them.
+    pub fn of_incident(id: IncidentId, top: u32) -> Self {
+        Self { filter: Filter::of_incident(id), top, ..Self::default() }
+    }
+}
+
+impl Filter<AlertField> {
+    /// The alerts of one incident.
+    pub fn of_incident(id: IncidentId) -> Self {
+        Filter::Compare { field: AlertField::IncidentId, op: Comparison::Eq, value: Value::Int(id.get()) }
     }
 }
 

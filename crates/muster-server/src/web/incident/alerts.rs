@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use muster_core::enums::GraphEnum;
-use muster_core::store::query::{AlertField, AlertQuery, Comparison, Filter, IncidentField, Value as QueryValue};
+use muster_core::store::query::{AlertQuery, IncidentField};
 use muster_core::{Incident, IncidentId};
 use serde::Deserialize;
 
@@ -72,11 +72,7 @@ struct AlertsTab<'a> {
 }
 
 fn alerts_query(id: IncidentId) -> AlertQuery {
-    AlertQuery {
-        filter: Filter::Compare { field: AlertField::IncidentId, op: Comparison::Eq, value: QueryValue::Int(id.get()) },
-        top: PAGE,
-        ..AlertQuery::default()
-    }
+    AlertQuery::of_incident(id, PAGE)
 }
 
 pub(crate) async fn tab(shown: &Shown<'_>, notice: Option<Notice>) -> Result<String, ApiError> {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use muster_core::entity::{entity_keys, EntityKind};
 use muster_core::enums::{AlertSeverity, GraphEnum};
-use muster_core::store::query::{AlertField, AlertQuery, Comparison, Filter, Value as QueryValue};
+use muster_core::store::query::AlertQuery;
 use muster_core::store::{PageRequest, StoredAlert};
 use muster_core::{Incident, Timestamp};
 
@@ -32,15 +32,7 @@ impl Sample {
         let oldest = state.store.alerts_of_incident(incident.id, &PageRequest { limit: EACH_END, after: None }).await?;
         let mut alerts = oldest;
         if alerts.len() == EACH_END as usize {
-            let query = AlertQuery {
-                filter: Filter::Compare {
-                    field: AlertField::IncidentId,
-                    op: Comparison::Eq,
-                    value: QueryValue::Int(incident.id.get()),
-                },
-                top: EACH_END,
-                ..AlertQuery::default()
-            };
+            let query = AlertQuery::of_incident(incident.id, EACH_END);
             let seen: HashSet<String> = alerts.iter().map(|a| a.alert.id.clone()).collect();
             let newest = state.store.query_alerts(&query).await?.items;
             alerts.extend(newest.into_iter().filter(|a| !seen.contains(&a.alert.id)));

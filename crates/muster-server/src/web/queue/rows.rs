@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use muster_core::correlation::device_groups;
-use muster_core::store::query::{AlertField, AlertQuery, Comparison, Filter, Value};
+use muster_core::store::query::AlertQuery;
 use muster_core::GraphEnum;
 use serde::Deserialize;
 
@@ -58,15 +58,7 @@ async fn alerts(
     Visible(incident): Visible,
     Query(span): Query<Span>,
 ) -> Result<Response, ApiError> {
-    let query = AlertQuery {
-        filter: Filter::Compare {
-            field: AlertField::IncidentId,
-            op: Comparison::Eq,
-            value: Value::Int(incident.id.get()),
-        },
-        top: EXPANDED,
-        ..AlertQuery::default()
-    };
+    let query = AlertQuery::of_incident(incident.id, EXPANDED);
     let page = state.store.query_alerts(&query).await?;
     let total = state.store.count_alerts(&query).await?;
     let scope = &principal.scope;
