@@ -58,6 +58,7 @@ thread_local! {
     // one costs more than compressing a body.
     static CCTX: RefCell<zstd::zstd_safe::CCtx<'static>> = RefCell::new(zstd::zstd_safe::CCtx::create());
     static DCTX: RefCell<zstd::zstd_safe::DCtx<'static>> = RefCell::new(zstd::zstd_safe::DCtx::create());
+    static OUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The dictionary bodies of one kind are compressed with now.
@@ -137,8 +138,24 @@ impl Codec {
         let Some(current) = current else {
             return Ok(PackedBody { codec: PLAIN, bytes: json.to_vec() });
         };
-        let mut bytes = Vec::with_capacity(zstd::zstd_safe::compress_bound(json.len()));
-        CCTX.with(|cctx| cctx.borrow_mut().compress_using_cdict(&mut bytes, json, current.dictionary.as_cdict()))
+        // Compressed into the thread's scratch buffer, which has room for the worst case, then
+        // copied out at its size: a body shrinks about 7×, and rows wait in memory until written.
+        let bytes = CCTX
+            .with(|cctx| {
+                OUT.with(|out| {
+                    let mut out = out.borrow_mut();
+                    out.clear();
+                    out.reserve(zstd::zstd_safe::compress_bound(json.len()));
+                    let packed = cctx
+                        .borrow_mut()
+                        .compress_using_cdict(&mut *out, json, current.dictionary.as_cdict())
+                        .map(|_| out.to_vec());
+                    // A rare huge body does not keep its memory for the thread's lifetime.
+                    out.clear();
+                    out.shrink_to(64 * 1024);
+                    packed
+                })
+            })
             .map_err(|code| corrupt(&format!("zstd: {}", zstd::zstd_safe::get_error_name(code))))?;
         self.observe(lane, json.len(), bytes.len());
         Ok(PackedBody { codec: current.id, bytes })

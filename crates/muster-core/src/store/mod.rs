@@ -73,8 +73,10 @@ impl WriteBatch {
     /// Serialises the bodies and derives the indexed columns: the costly half of a write, which
     /// the caller can do before handing the batch to the backend. An alert named twice keeps only
     /// its last version (with only that version's keys).
-    pub fn encode(self) -> StoreResult<EncodedBatch> {
-        let incidents = self.incidents.iter().map(IncidentColumns::of).collect::<StoreResult<Vec<_>>>()?;
+    /// Bodies are compressed with `codec` when one is given.
+    pub fn encode(self, codec: Option<&dyn BodyCodec>) -> StoreResult<EncodedBatch> {
+        let incidents =
+            self.incidents.iter().map(|i| IncidentColumns::of(i, codec)).collect::<StoreResult<Vec<_>>>()?;
         let mut last: HashMap<&str, usize> = HashMap::with_capacity(self.alerts.len());
         for (i, a) in self.alerts.iter().enumerate() {
             last.insert(a.alert.id.as_str(), i);
@@ -84,7 +86,7 @@ impl WriteBatch {
             .iter()
             .enumerate()
             .filter(|(i, a)| last.get(a.alert.id.as_str()) == Some(i))
-            .map(|(_, a)| AlertColumns::of(a))
+            .map(|(_, a)| AlertColumns::of(a, codec))
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(EncodedBatch { incidents, alerts, history: self.history, relinks: self.relinks })
     }
@@ -157,7 +159,7 @@ pub trait IncidentStore: Send + Sync {
         if batch.is_empty() {
             return Ok(());
         }
-        self.write_encoded(vec![batch.encode()?]).await
+        self.write_encoded(vec![batch.encode(None)?]).await
     }
     /// Writes encoded batches one after the other in a single transaction: all of them, or (with
     /// an error) none of them. Each builds on the ones before it (an incident's versions follow

@@ -186,10 +186,7 @@ fn assemble(
         if (alert.assigned_to.clone(), alert.status, alert.assessment, alert.resolved_date_time) != as_sent {
             // Placing it changed the alert itself: its body is written again.
             let keys = std::mem::take(&mut row.keys);
-            row = AlertColumns::for_alert(&alert, target, pinned, keys)?;
-            if let Some(codec) = codec {
-                row.pack(codec)?;
-            }
+            row = AlertColumns::for_alert(&alert, target, pinned, keys, codec)?;
         }
         row.incident_id = target.get();
         row.pinned = pinned;

@@ -266,11 +266,8 @@ impl Committer {
     }
 
     fn encode(&self, incident: &Incident, builds_on: i64) -> StoreResult<IncidentColumns> {
-        let mut columns = IncidentColumns::of(incident)?;
+        let mut columns = IncidentColumns::of(incident, self.codec.as_deref())?;
         columns.builds_on = builds_on;
-        if let Some(codec) = &self.codec {
-            columns.pack(codec.as_ref())?;
-        }
         Ok(columns)
     }
 

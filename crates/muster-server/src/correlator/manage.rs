@@ -150,11 +150,7 @@ impl Correlator {
         // Encoded first: should that fail, nothing has changed yet.
         let mut rows = Vec::with_capacity(writes.alerts.len());
         for stored in &writes.alerts {
-            let mut row = AlertColumns::of(stored)?;
-            if let Some(codec) = &self.codec {
-                row.pack(codec.as_ref())?;
-            }
-            rows.push(row);
+            rows.push(AlertColumns::of(stored, self.codec.as_deref())?);
         }
         for (facts, to) in &writes.pins {
             state.engine.pin(facts, *to);

@@ -476,10 +476,7 @@ fn rows_of(
             let placed = stored.as_ref().map(|s| Placement { incident: s.incident_id, pinned: s.pinned });
             let facts = alert_facts_keyed(&alert, &keys, placed);
             // Placeholder incident: the real one is set when the engine has decided.
-            let mut row = AlertColumns::for_alert(&alert, placeholder(), false, keys)?;
-            if let Some(codec) = codec {
-                row.pack(codec)?;
-            }
+            let row = AlertColumns::for_alert(&alert, placeholder(), false, keys, codec)?;
             Ok(Box::new(Incoming { alert, facts, stored, row }))
         })
         .collect()

@@ -127,15 +127,9 @@ async fn load(store: &Arc<dyn Store>, workload: &QueueWorkload) -> anyhow::Resul
                         batch.incidents.push(incident);
                     }
                     let alerts = batch.alerts.len() as u64;
-                    let mut encoded = batch.encode()?;
-                    if let Some(codec) = &codec {
-                        for row in &mut encoded.alerts {
-                            row.pack(codec.as_ref())?;
-                            row.new = true;
-                        }
-                        for row in &mut encoded.incidents {
-                            row.pack(codec.as_ref())?;
-                        }
+                    let mut encoded = batch.encode(codec.as_deref())?;
+                    for row in &mut encoded.alerts {
+                        row.new = true;
                     }
                     anyhow::Ok((last - first + 1, alerts, encoded))
                 })();
