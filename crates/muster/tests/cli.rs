@@ -778,3 +778,24 @@ fn bench_ui_times_every_page_of_the_demo() {
     assert_eq!(timed.len(), 6, "{out}");
     assert_eq!(timed.iter().filter(|l| l.ends_with("50 rows)")).count(), 5, "a full page each: {out}");
 }
+
+/// A small ingest benchmark, straight and over HTTP: every alert placed, none lost, and the
+/// figures printed.
+#[test]
+fn bench_ingest_reports_throughput_memory_and_grouping() {
+    for extra in [&[][..], &["--http"][..]] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let mut args = vec!["bench", "ingest", "--database", &url, "--alerts", "3000", "--attacks", "3"];
+        args.extend_from_slice(extra);
+        let output = run(muster().args(&args));
+        assert!(output.status.success(), "stderr: {}", stderr(&output));
+        let out = stdout(&output);
+        assert!(out.lines().any(|l| l.starts_with("ingest: ") && l.ends_with(" alerts/s")), "{out}");
+        let memory = out.lines().find(|l| l.starts_with("peak memory: ")).unwrap_or_else(|| panic!("{out}"));
+        let bodies = memory.contains("request bodies");
+        assert_eq!(bodies, !extra.is_empty(), "over HTTP the request bodies count as workload: {memory}");
+        let grouping = out.lines().find(|l| l.starts_with("grouping: ")).unwrap_or_else(|| panic!("{out}"));
+        assert!(grouping.ends_with("lost 0"), "{grouping}");
+    }
+}
