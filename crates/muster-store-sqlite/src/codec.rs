@@ -53,6 +53,9 @@ fn name(kind: BodyKind) -> &'static str {
     }
 }
 
+/// Bytes of the compression output buffer each thread keeps between bodies.
+const OUT_KEPT: usize = 64 * 1024;
+
 thread_local! {
     // One compression and one decompression context per thread, reused for every body: creating
     // one costs more than compressing a body.
@@ -143,8 +146,8 @@ impl Codec {
         let bytes = CCTX
             .with(|cctx| {
                 OUT.with(|out| {
+                    // Empty: it is cleared after every use.
                     let mut out = out.borrow_mut();
-                    out.clear();
                     out.reserve(zstd::zstd_safe::compress_bound(json.len()));
                     let packed = cctx
                         .borrow_mut()
@@ -152,7 +155,7 @@ impl Codec {
                         .map(|_| out.to_vec());
                     // A rare huge body does not keep its memory for the thread's lifetime.
                     out.clear();
-                    out.shrink_to(64 * 1024);
+                    out.shrink_to(OUT_KEPT);
                     packed
                 })
             })

@@ -132,9 +132,8 @@ fn encode_body(
     codec: Option<&dyn BodyCodec>,
 ) -> Result<(String, Option<PackedBody>), StoreError> {
     SCRATCH.with(|scratch| {
-        // Taken out while in use, so it is never borrowed twice.
+        // Taken out while in use, so it is never borrowed twice; it is put back empty.
         let mut json = scratch.take();
-        json.clear();
         let encoded = serde_json::to_writer(&mut json, value)
             .map_err(|e| StoreError::Corrupt(e.to_string()))
             .and_then(|()| std::str::from_utf8(&json).map_err(|e| StoreError::Corrupt(e.to_string())))
