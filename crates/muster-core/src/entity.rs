@@ -361,6 +361,17 @@ fn evidence_keys(ev: &Evidence, out: &mut Vec<EntityKey>) {
 /// A stable 64-bit hash of a normalised key, the same in every process and version: what storage
 /// indexes entity keys by. Collisions are possible, so whoever looks a hash up checks the key.
 pub fn key_hash(kind: EntityKind, value: &str) -> i64 {
+    // Most keys are short: hashed in one go from the stack, which gives the streaming hasher's
+    // result at a fraction of its set-up cost.
+    let (kind_bytes, value_bytes) = (kind.as_str().as_bytes(), value.as_bytes());
+    let mut buffer = [0u8; 192];
+    let length = kind_bytes.len() + 1 + value_bytes.len();
+    if length <= buffer.len() {
+        buffer[..kind_bytes.len()].copy_from_slice(kind_bytes);
+        buffer[kind_bytes.len()] = 0x1f;
+        buffer[kind_bytes.len() + 1..length].copy_from_slice(value_bytes);
+        return xxhash_rust::xxh3::xxh3_64(&buffer[..length]) as i64;
+    }
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(kind.as_str().as_bytes());
     hasher.update(&[0x1f]);
@@ -437,6 +448,18 @@ mod tests {
         assert_eq!(key_hash(EntityKind::Device, "ws-01"), key_hash(EntityKind::Device, "ws-01"));
         assert_ne!(key_hash(EntityKind::Device, "ws-01"), key_hash(EntityKind::User, "ws-01"));
         assert_eq!(key_hash(EntityKind::Device, "ws-01"), -8_782_382_203_424_996_647_i64);
+    }
+
+    /// Short keys are hashed in one go, long ones streamed: both give the stored value.
+    #[test]
+    fn key_hashes_do_not_depend_on_length() {
+        for length in [0, 1, 100, 180, 181, 182, 191, 192, 300, 5000] {
+            let value = "x".repeat(length);
+            let mut streamed = xxhash_rust::xxh3::Xxh3::new();
+            streamed.update(b"url\x1f");
+            streamed.update(value.as_bytes());
+            assert_eq!(key_hash(EntityKind::Url, &value), streamed.digest() as i64, "length {length}");
+        }
     }
 
     #[test]

@@ -87,8 +87,10 @@ pub fn alert_id(source: &ServiceSource, provider_alert_id: &str) -> String {
     hash.update([0]);
     hash.update(provider_alert_id.as_bytes());
     let digest = hash.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("mu{hex}")
+    let mut id = String::with_capacity(34);
+    id.push_str("mu");
+    id.push_str(&hex::encode(&digest[..16]));
+    id
 }
 
 #[cfg(test)]

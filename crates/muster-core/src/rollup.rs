@@ -99,8 +99,7 @@ impl TitleFold {
 
 impl Serialize for TitleFold {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
-        s.serialize_str(&hex)
+        s.serialize_str(&hex::encode(&self.0))
     }
 }
 

@@ -353,7 +353,7 @@ impl Engine {
         }
         let facts = self.incidents.entry(survivor).or_default();
         facts.alert_count += 1;
-        facts.device_groups.extend(alert.device_groups.iter().cloned());
+        add_groups(&mut facts.device_groups, &alert.device_groups);
         for key in &keys {
             self.sight(key, survivor, at);
         }
@@ -373,7 +373,7 @@ impl Engine {
             Some(incident) => {
                 let facts = self.incidents.entry(incident).or_default();
                 facts.alert_count += 1;
-                facts.device_groups.extend(alert.device_groups.iter().cloned());
+                add_groups(&mut facts.device_groups, &alert.device_groups);
                 (incident, false)
             }
             None => (self.open(alert, true), true),
@@ -560,11 +560,17 @@ fn hash_key(key: &LinkKey) -> u64 {
 /// A (detector, key) pair, hashed: the noise history and recurring incidents are kept per pair, and
 /// a 64-bit hash keeps that memory small and allocation-free.
 fn pair_hash(detector: &str, key: &LinkKey) -> u64 {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    hasher.update(detector.as_bytes());
-    hasher.update(&[0x1f]);
-    hasher.update(key.kind.as_str().as_bytes());
-    hasher.update(&[0x1f]);
-    hasher.update(key.value.as_bytes());
-    hasher.digest()
+    use xxhash_rust::xxh3::xxh3_64_with_seed;
+    // Chained one-shot hashes: the streaming hasher's set-up costs more than these short inputs.
+    let detector = xxh3_64_with_seed(detector.as_bytes(), key.kind as u64);
+    xxh3_64_with_seed(key.value.as_bytes(), detector)
+}
+
+/// Adds an alert's device groups to an incident's, copying only those it lacks.
+fn add_groups(groups: &mut BTreeSet<String>, more: &[String]) {
+    for group in more {
+        if !groups.contains(group) {
+            groups.insert(group.clone());
+        }
+    }
 }

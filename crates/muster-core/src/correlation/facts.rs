@@ -26,7 +26,12 @@ pub fn is_builtin_account(value: &str) -> bool {
 /// The detector of an alert: its service source and detector id, or its title.
 pub fn detector(alert: &Alert) -> String {
     let what = alert.detector_id.as_deref().filter(|d| !d.is_empty()).unwrap_or(&alert.title);
-    format!("{}/{what}", alert.service_source)
+    let source = alert.service_source.as_str();
+    let mut detector = String::with_capacity(source.len() + 1 + what.len());
+    detector.push_str(source);
+    detector.push('/');
+    detector.push_str(what);
+    detector
 }
 
 /// Lower-cased device groups (`rbacGroupName`) of the alert's devices.
