@@ -15,7 +15,8 @@ use muster_core::store::columns::{alert_from_row, incident_from_row, AlertColumn
 use muster_core::store::query::counts::FacetCounts;
 use muster_core::store::query::{AlertQuery, IncidentQuery, QueryPage};
 use muster_core::store::{
-    CommentTarget, EncodedBatch, IncidentStore, PageRequest, StoreError, StoreResult, StoredAlert, TagCount,
+    CommentTarget, EncodedBatch, IncidentStore, LateIncidents, PageRequest, StoreError, StoreResult, StoredAlert,
+    TagCount,
 };
 use muster_core::{IncidentId, Timestamp};
 use serde_json::Value;
@@ -574,6 +575,15 @@ impl IncidentStore for PostgresStore {
             Self::write_history(&mut tx, &batch.history).await?;
         }
         tx.commit().await.map_err(backend)
+    }
+
+    async fn write_encoded_then(&self, batches: Vec<EncodedBatch>, incidents: LateIncidents) -> StoreResult<()> {
+        // History rows refer to their incident: its row goes first.
+        let incidents = tokio::task::spawn_blocking(move || incidents.wait())
+            .await
+            .map_err(|e| StoreError::Backend(format!("encoding incidents failed: {e}")))??;
+        let first = EncodedBatch { incidents, ..EncodedBatch::default() };
+        self.write_encoded(std::iter::once(first).chain(batches).collect()).await
     }
 
     async fn max_incident_id(&self) -> StoreResult<i64> {

@@ -7,7 +7,8 @@ use muster_core::incident::Incident;
 use muster_core::store::query::counts::FacetCounts;
 use muster_core::store::query::{AlertQuery, IncidentQuery, QueryPage};
 use muster_core::store::{
-    CommentTarget, EncodedBatch, IncidentStore, PageRequest, StoreError, StoreResult, StoredAlert, TagCount,
+    CommentTarget, EncodedBatch, IncidentStore, LateIncidents, PageRequest, StoreError, StoreResult, StoredAlert,
+    TagCount,
 };
 use muster_core::time::{Clock, SystemClock};
 use muster_core::{IncidentId, Timestamp};
@@ -23,7 +24,7 @@ fn limit(page: &PageRequest) -> i64 {
 }
 
 /// One group commit of any number of batches, on the writer thread.
-fn write_batches(state: &mut WriterState, batches: Vec<EncodedBatch>) -> StoreResult<()> {
+fn write_batches(state: &mut WriterState, batches: Vec<EncodedBatch>, late: Option<LateIncidents>) -> StoreResult<()> {
     if batches.iter().any(|b| !b.alerts.is_empty()) {
         state.lock_for_ingest()?;
     }
@@ -44,6 +45,10 @@ fn write_batches(state: &mut WriterState, batches: Vec<EncodedBatch>) -> StoreRe
         }
         additions.alerts.extend(alerts::write(&tx, shared, batch.alerts)?.alerts);
         history::append(&tx, &batch.history)?;
+    }
+    // No alert or history row needs its incident's row first: these come last, once encoded.
+    if let Some(late) = late {
+        incidents::write(&tx, shared, late.wait()?)?;
     }
     if let Some(flush) = &flush {
         shared.deferred.flush(&tx, flush)?;
@@ -90,7 +95,11 @@ impl IncidentStore for SqliteStore {
         if batches.iter().all(EncodedBatch::is_empty) {
             return Ok(());
         }
-        self.write_with(move |state| write_batches(state, batches)).await
+        self.write_with(move |state| write_batches(state, batches, None)).await
+    }
+
+    async fn write_encoded_then(&self, batches: Vec<EncodedBatch>, incidents: LateIncidents) -> StoreResult<()> {
+        self.write_with(move |state| write_batches(state, batches, Some(incidents))).await
     }
 
     async fn max_incident_id(&self) -> StoreResult<i64> {

@@ -6,7 +6,8 @@ use muster_core::assessment::Assessment;
 use muster_core::entity::EntityKind;
 use muster_core::enums::{AlertClassification, AlertDetermination, AlertSeverity, IncidentStatus};
 use muster_core::history::{Actor, HistoryFilter, HistoryKind, NewHistoryEntry};
-use muster_core::store::{CommentTarget, PageRequest, Store, StoreError, WriteBatch};
+use muster_core::store::columns::IncidentColumns;
+use muster_core::store::{CommentTarget, LateIncidents, PageRequest, Store, StoreError, StoreResult, WriteBatch};
 use serde_json::json;
 
 use crate::fixtures::{alert, at, iid, incident, stored, viewer};
@@ -77,6 +78,39 @@ pub async fn batches_are_atomic(store: &dyn Store) {
     assert!(store.incident(iid(2)).await.unwrap().is_none());
     assert!(store.alerts(&[batch.alerts[0].alert.id.clone()]).await.unwrap().is_empty());
     assert!(store.history(iid(2), &HistoryFilter::default()).await.unwrap().is_empty());
+}
+
+/// Incidents encoded while the rest of the write is under way land in the same transaction: all
+/// of it is stored, or (a stale version, an encoder that failed) none of it.
+pub async fn late_incidents_share_the_transaction(store: &dyn Store) {
+    let late = |incidents: StoreResult<Vec<muster_core::incident::Incident>>| {
+        let (sender, late) = LateIncidents::channel();
+        let rows = incidents.and_then(|all| all.iter().map(|i| IncidentColumns::of(i, None)).collect());
+        std::thread::spawn(move || sender.send(rows));
+        late
+    };
+    let batch = |id: &str, incident: i64| {
+        let alerts = vec![stored(alert(id, "ws-01", "alice", 5), incident)];
+        let history = vec![NewHistoryEntry::new(iid(incident), at(5), Actor::correlation(), HistoryKind::Created)];
+        WriteBatch { alerts, history, ..Default::default() }.encode(None).unwrap()
+    };
+
+    store.write_encoded_then(vec![batch("a-1", 1)], late(Ok(vec![incident(1, 5)]))).await.unwrap();
+    assert_eq!(store.incident(iid(1)).await.unwrap().expect("stored incident").meta.version, 1);
+    assert_eq!(store.alerts_of_incident(iid(1), &page(10)).await.unwrap().len(), 1);
+    assert_eq!(store.history(iid(1), &HistoryFilter::default()).await.unwrap().len(), 1);
+
+    // Incident 1 exists already: the whole write is refused, its alert and history included.
+    let stale = store.write_encoded_then(vec![batch("a-2", 2)], late(Ok(vec![incident(2, 5), incident(1, 5)]))).await;
+    assert!(matches!(stale, Err(StoreError::VersionMismatch { current: 1, .. })), "{stale:?}");
+    let failed =
+        store.write_encoded_then(vec![batch("a-3", 3)], late(Err(StoreError::Backend("cannot encode".into())))).await;
+    assert!(failed.is_err());
+    for (alert_id, incident_id) in [("a-2", 2), ("a-3", 3)] {
+        assert!(store.incident(iid(incident_id)).await.unwrap().is_none());
+        assert!(store.alerts(&[alert(alert_id, "ws-01", "alice", 5).id]).await.unwrap().is_empty());
+        assert!(store.history(iid(incident_id), &HistoryFilter::default()).await.unwrap().is_empty());
+    }
 }
 
 /// Alerts keep their evidence, their incident and their pin; re-writing one replaces its entity keys.

@@ -36,6 +36,7 @@ contract!(
     incident_round_trips,
     versions_guard_against_lost_updates,
     batches_are_atomic,
+    late_incidents_share_the_transaction,
     alerts_and_entity_keys,
     keyset_paging_is_stable,
     comments_accumulate,

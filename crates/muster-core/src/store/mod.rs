@@ -128,6 +128,27 @@ impl EncodedBatch {
     }
 }
 
+/// The incident rows of a write, still being encoded when the write is handed over.
+#[derive(Debug)]
+pub struct LateIncidents(std::sync::mpsc::Receiver<StoreResult<Vec<IncidentColumns>>>);
+
+/// Where the encoder of [`LateIncidents`] sends them.
+pub type LateIncidentsSender = std::sync::mpsc::SyncSender<StoreResult<Vec<IncidentColumns>>>;
+
+impl LateIncidents {
+    pub fn channel() -> (LateIncidentsSender, Self) {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        (sender, Self(receiver))
+    }
+
+    /// Blocks until they are encoded (or their encoder failed or went away).
+    pub fn wait(self) -> StoreResult<Vec<IncidentColumns>> {
+        self.0
+            .recv()
+            .unwrap_or_else(|_| Err(StoreError::Backend("the incidents of this write were not encoded".into())))
+    }
+}
+
 /// A page of a list ordered by activity, newest first, continued after a keyset position.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageRequest {
@@ -165,6 +186,11 @@ pub trait IncidentStore: Send + Sync {
     /// an error) none of them. Each builds on the ones before it (an incident's versions follow
     /// each other; a merge's relinks apply to the alerts written before it).
     async fn write_encoded(&self, batches: Vec<EncodedBatch>) -> StoreResult<()>;
+    /// [`Self::write_encoded`] with the incidents the batches change (their `incidents` empty)
+    /// still being encoded by the caller: written in the same transaction, each building on the
+    /// version storage holds. A backend may write everything else first, so that encoding them
+    /// overlaps the write.
+    async fn write_encoded_then(&self, batches: Vec<EncodedBatch>, incidents: LateIncidents) -> StoreResult<()>;
     /// The largest incident id ever stored, so new ones keep increasing.
     async fn max_incident_id(&self) -> StoreResult<i64>;
     /// One incident with its comments (not its alerts).

@@ -3,8 +3,8 @@
 //!
 //! The correlator goes on with the next batch while this one commits, so a batch may build on one
 //! that is still being written. Batches that queue up meanwhile are written together in one
-//! transaction, each busy incident once (its last version), and the committer encodes those
-//! incidents while the transaction before is being written. Should a write fail, every batch
+//! transaction, each busy incident once (its last version), encoded on a thread of its own while
+//! the store writes the transaction's alerts. Should a write fail, every batch
 //! after it that was correlated in the same epoch fails too (they build on what was not stored),
 //! and the correlator is told to rebuild its memory from storage before it correlates again.
 
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use muster_core::history::{HistoryKind, NewHistoryEntry};
 use muster_core::incident::Incident;
 use muster_core::store::columns::{AlertColumns, IncidentColumns};
-use muster_core::store::{EncodedBatch, Store, StoreError, StoreResult};
+use muster_core::store::{BodyCodec, EncodedBatch, LateIncidents, Store, StoreError, StoreResult};
 use muster_core::IncidentId;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -63,11 +63,13 @@ pub(crate) enum Message {
 /// Batches written in one transaction, at most.
 const MERGED_BATCHES: usize = 16;
 
-/// Batches gathered for one transaction, encoded.
+/// Batches gathered for one transaction, their alerts encoded.
 struct Transaction {
     epoch: u64,
     last: u64,
     batches: Vec<EncodedBatch>,
+    /// Every incident they change, in its last version, with the version it builds on.
+    incidents: Vec<(Arc<Incident>, i64)>,
     replies: Vec<Reply>,
     changes: Vec<Change>,
 }
@@ -82,11 +84,23 @@ struct Writing {
     write: JoinHandle<StoreResult<()>>,
 }
 
+/// The rows of a transaction's incidents.
+fn encode(incidents: &[(Arc<Incident>, i64)], codec: Option<&dyn BodyCodec>) -> StoreResult<Vec<IncidentColumns>> {
+    incidents
+        .iter()
+        .map(|(incident, builds_on)| {
+            let mut columns = IncidentColumns::of(incident, codec)?;
+            columns.builds_on = *builds_on;
+            Ok(columns)
+        })
+        .collect()
+}
+
 /// Starts the committer task; batches go in through the returned sender.
 pub(crate) fn spawn(
     store: Arc<dyn Store>,
     progress: Arc<Progress>,
-    codec: Option<Arc<dyn muster_core::store::BodyCodec>>,
+    codec: Option<Arc<dyn BodyCodec>>,
     feed: ChangeFeed,
 ) -> mpsc::Sender<Message> {
     // While one transaction commits, the correlator may run this far ahead.
@@ -98,7 +112,7 @@ pub(crate) fn spawn(
 struct Committer {
     store: Arc<dyn Store>,
     progress: Arc<Progress>,
-    codec: Option<Arc<dyn muster_core::store::BodyCodec>>,
+    codec: Option<Arc<dyn BodyCodec>>,
     feed: ChangeFeed,
     queue: mpsc::Receiver<Message>,
     /// A message taken from the queue that belongs to the next round.
@@ -194,13 +208,7 @@ impl Committer {
             }
             let epoch = next.epoch.take().unwrap_or_default();
             let commits = std::mem::take(&mut next.commits);
-            writing = match self.prepare(epoch, commits) {
-                Ok(transaction) => self.start(transaction),
-                Err((error, replies, last)) => {
-                    self.fail(error, replies, last);
-                    None
-                }
-            };
+            writing = self.start(self.prepare(epoch, commits));
         }
     }
 
@@ -219,14 +227,9 @@ impl Committer {
         }
     }
 
-    /// Encodes gathered commits for one transaction: each incident only in the last batch that
-    /// changed it, building on the version the first one found.
-    #[allow(clippy::type_complexity)]
-    fn prepare(
-        &self,
-        epoch: u64,
-        commits: Vec<(u64, Batch, Vec<Reply>)>,
-    ) -> Result<Transaction, (StoreError, Vec<Reply>, u64)> {
+    /// Gathers commits into one transaction: each incident once, in its last version, building on
+    /// the version the first one found.
+    fn prepare(&self, epoch: u64, commits: Vec<(u64, Batch, Vec<Reply>)>) -> Transaction {
         let last = commits.last().map_or(0, |c| c.0);
         let mut latest: HashMap<IncidentId, usize> = HashMap::new();
         let mut base: HashMap<IncidentId, i64> = HashMap::new();
@@ -238,37 +241,24 @@ impl Committer {
         }
         let changes = changes_of(&commits);
         let mut batches = Vec::with_capacity(commits.len());
+        let mut incidents = Vec::with_capacity(latest.len());
         let mut replies = Vec::new();
-        let mut failure = None;
         for (i, (_, batch, commit_replies)) in commits.into_iter().enumerate() {
             replies.extend(commit_replies);
-            if failure.is_some() {
-                continue;
-            }
-            let mut incidents = Vec::new();
-            for incident in batch.incidents.iter().filter(|inc| latest.get(&inc.id) == Some(&i)) {
-                match self.encode(incident, base[&incident.id]) {
-                    Ok(columns) => incidents.push(columns),
-                    Err(error) => failure = Some(error),
+            for incident in batch.incidents {
+                if latest.get(&incident.id) == Some(&i) {
+                    let builds_on = base[&incident.id];
+                    incidents.push((incident, builds_on));
                 }
             }
             batches.push(EncodedBatch {
-                incidents,
+                incidents: Vec::new(),
                 alerts: batch.alerts,
                 history: batch.history,
                 relinks: batch.relinks,
             });
         }
-        match failure {
-            Some(error) => Err((error, replies, last)),
-            None => Ok(Transaction { epoch, last, batches, replies, changes }),
-        }
-    }
-
-    fn encode(&self, incident: &Incident, builds_on: i64) -> StoreResult<IncidentColumns> {
-        let mut columns = IncidentColumns::of(incident, self.codec.as_deref())?;
-        columns.builds_on = builds_on;
-        Ok(columns)
+        Transaction { epoch, last, batches, incidents, replies, changes }
     }
 
     fn start(&self, transaction: Transaction) -> Option<Writing> {
@@ -277,9 +267,15 @@ impl Committer {
             self.fail(error, transaction.replies, transaction.last);
             return None;
         }
-        let Transaction { epoch, last, batches, replies, changes } = transaction;
+        let Transaction { epoch, last, batches, incidents, replies, changes } = transaction;
+        // The incidents are encoded while the store writes the alerts, which need no incident row.
+        let (encoded, late) = LateIncidents::channel();
+        let codec = self.codec.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = encoded.send(encode(&incidents, codec.as_deref()));
+        });
         let store = self.store.clone();
-        let write = tokio::spawn(async move { store.write_encoded(batches).await });
+        let write = tokio::spawn(async move { store.write_encoded_then(batches, late).await });
         Some(Writing { epoch, last, replies, changes, write })
     }
 
