@@ -45,10 +45,9 @@ fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
         // Committed means on disk: a 2xx answer to an ingest promises the alerts are kept.
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
-         -- Checkpoint every ~40 MB of WAL rather than every 4 MB: pages that each batch rewrites
-         -- (index tails, busy incidents) are copied into the database once, not once per batch.
-         PRAGMA wal_autocheckpoint = 40000;
-         -- ...and the WAL shrinks back after a checkpoint instead of keeping its peak size.
+         -- The checkpointer's thread copies the WAL back, not the writer (see crate::checkpointer).
+         PRAGMA wal_autocheckpoint = 0;
+         -- The WAL shrinks back after a checkpoint instead of keeping its peak size.
          PRAGMA journal_size_limit = 67108864;",
     )
 }
@@ -60,6 +59,13 @@ pub(crate) fn open_writer(path: &PathBuf) -> StoreResult<Connection> {
     refuse_pre_release_layout(&conn)?;
     configure_writer(&conn).map_err(backend)?;
     migrations().to_latest(&mut conn).map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+    Ok(conn)
+}
+
+/// The checkpointer's connection: it writes only what the WAL holds already.
+pub(crate) fn open_checkpointer(path: &std::path::Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
+    configure(&conn).map_err(backend)?;
     Ok(conn)
 }
 

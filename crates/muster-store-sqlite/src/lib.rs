@@ -7,6 +7,7 @@
 
 mod access;
 mod alerts;
+mod checkpointer;
 mod codec;
 mod connection;
 mod deferred;

@@ -2,6 +2,7 @@
 //! sent. SQLite allows one writer at a time, so queueing here beats `SQLITE_BUSY`, and a thread
 //! (not the async runtime's workers) does the compressing and the B-tree work of large batches.
 
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -9,6 +10,7 @@ use std::thread::JoinHandle;
 use muster_core::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 
+use crate::checkpointer::Checkpointer;
 use crate::Shared;
 
 /// What a job gets to work with.
@@ -61,22 +63,26 @@ pub(crate) struct Writer {
 struct Inner {
     jobs: mpsc::Sender<Job>,
     thread: JoinHandle<()>,
+    checkpointer: Checkpointer,
 }
 
 const STOPPED: &str = "the SQLite writer has stopped";
 
 impl Writer {
     pub(crate) fn spawn(mut state: WriterState) -> StoreResult<Self> {
+        let checkpointer = Checkpointer::spawn(&state.path)?;
+        let written = checkpointer.dirty.clone();
         let (jobs, queue) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("muster-sqlite-writer".into())
             .spawn(move || {
                 for job in queue {
                     job(&mut state);
+                    written.store(true, Ordering::Release);
                 }
             })
             .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}")))?;
-        Ok(Self { inner: Arc::new(Mutex::new(Some(Inner { jobs, thread }))) })
+        Ok(Self { inner: Arc::new(Mutex::new(Some(Inner { jobs, thread, checkpointer }))) })
     }
 
     /// Runs `job` on the writer connection after every job sent before it.
@@ -99,12 +105,16 @@ impl Writer {
         outcome.await.map_err(|_| StoreError::Backend(STOPPED.into()))?
     }
 
-    /// Lets queued jobs finish, then closes the connection (which checkpoints the WAL).
+    /// Lets queued jobs finish, closes the connection, and checkpoints the WAL.
     pub(crate) async fn close(&self) {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(Inner { jobs, thread }) = inner {
+        if let Some(Inner { jobs, thread, checkpointer }) = inner {
             drop(jobs);
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                let _ = thread.join();
+                checkpointer.stop();
+            })
+            .await;
         }
     }
 }
