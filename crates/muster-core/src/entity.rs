@@ -363,19 +363,20 @@ fn evidence_keys(ev: &Evidence, out: &mut Vec<EntityKey>) {
 pub fn key_hash(kind: EntityKind, value: &str) -> i64 {
     // Most keys are short: hashed in one go from the stack, which gives the streaming hasher's
     // result at a fraction of its set-up cost.
+    const SEPARATOR: u8 = 0x1f;
     let (kind_bytes, value_bytes) = (kind.as_str().as_bytes(), value.as_bytes());
     let mut buffer = [0u8; 192];
     let length = kind_bytes.len() + 1 + value_bytes.len();
     if length <= buffer.len() {
         buffer[..kind_bytes.len()].copy_from_slice(kind_bytes);
-        buffer[kind_bytes.len()] = 0x1f;
+        buffer[kind_bytes.len()] = SEPARATOR;
         buffer[kind_bytes.len() + 1..length].copy_from_slice(value_bytes);
         return xxhash_rust::xxh3::xxh3_64(&buffer[..length]) as i64;
     }
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    hasher.update(kind.as_str().as_bytes());
-    hasher.update(&[0x1f]);
-    hasher.update(value.as_bytes());
+    hasher.update(kind_bytes);
+    hasher.update(&[SEPARATOR]);
+    hasher.update(value_bytes);
     hasher.digest() as i64
 }
 
