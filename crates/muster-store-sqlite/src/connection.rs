@@ -1,7 +1,7 @@
 //! Opening the database file: its path from the URL, the pragmas every connection runs with, and
 //! the migrations.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use muster_core::store::{StoreError, StoreResult};
@@ -52,9 +52,14 @@ fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// A read-write connection on the file, created if missing.
+fn open_file(path: &Path) -> StoreResult<Connection> {
+    Connection::open(path).map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))
+}
+
 /// Opens the single writer connection (creating the file), migrating it first.
-pub(crate) fn open_writer(path: &PathBuf) -> StoreResult<Connection> {
-    let mut conn = Connection::open(path).map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
+pub(crate) fn open_writer(path: &Path) -> StoreResult<Connection> {
+    let mut conn = open_file(path)?;
     // Before anything is changed: a database this version cannot read is left as it is.
     refuse_pre_release_layout(&conn)?;
     configure_writer(&conn).map_err(backend)?;
@@ -63,8 +68,8 @@ pub(crate) fn open_writer(path: &PathBuf) -> StoreResult<Connection> {
 }
 
 /// The checkpointer's connection: it writes only what the WAL holds already.
-pub(crate) fn open_checkpointer(path: &std::path::Path) -> StoreResult<Connection> {
-    let conn = Connection::open(path).map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
+pub(crate) fn open_checkpointer(path: &Path) -> StoreResult<Connection> {
+    let conn = open_file(path)?;
     configure(&conn).map_err(backend)?;
     Ok(conn)
 }
