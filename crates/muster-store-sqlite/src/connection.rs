@@ -25,11 +25,14 @@ pub(crate) fn path_of(url: &str) -> StoreResult<PathBuf> {
     Ok(PathBuf::from(rest))
 }
 
+/// How long a connection waits for a lock another holds before it gives up.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Settings every connection shares. Readers keep a small page cache each (the operating system
 /// caches the file for all of them); the writer a large one, since it revisits the same index
 /// pages batch after batch.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch(
         "PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;

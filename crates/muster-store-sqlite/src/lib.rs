@@ -56,11 +56,14 @@ pub struct SqliteOptions {
     /// How many of the newest alerts are found by id and entity key from memory before they are
     /// indexed on disk in one pass: more means fewer, larger passes.
     pub deferred_flush_min: usize,
+    /// WAL frames (pages) after which the WAL is started over between two transactions, so a
+    /// steady stream of writes keeps it this long rather than growing it for as long as it lasts.
+    pub wal_restart_frames: i64,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        Self { deferred_flush_min: deferred::FLUSH_MIN }
+        Self { deferred_flush_min: deferred::FLUSH_MIN, wal_restart_frames: checkpointer::RESTART_FRAMES }
     }
 }
 
@@ -100,8 +103,10 @@ impl SqliteStore {
             .min_idle(Some(1))
             .build(connection::reader_manager(&path))
             .map_err(|e| StoreError::Backend(format!("cannot open readers on {}: {e}", path.display())))?;
-        let writer =
-            Writer::spawn(WriterState { conn, shared: shared.clone(), path: path.clone(), ingest_lock: None })?;
+        let writer = Writer::spawn(
+            WriterState { conn, shared: shared.clone(), path: path.clone(), ingest_lock: None },
+            options.wal_restart_frames,
+        )?;
         Ok(Self { writer, readers, shared, path: Arc::new(path) })
     }
 

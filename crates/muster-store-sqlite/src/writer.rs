@@ -69,9 +69,11 @@ struct Inner {
 const STOPPED: &str = "the SQLite writer has stopped";
 
 impl Writer {
-    pub(crate) fn spawn(mut state: WriterState) -> StoreResult<Self> {
-        let checkpointer = Checkpointer::spawn(&state.path)?;
-        let written = checkpointer.dirty.clone();
+    /// Starts the writer and its checkpointer, which has the WAL started over once it holds
+    /// `wal_restart_frames`.
+    pub(crate) fn spawn(mut state: WriterState, wal_restart_frames: i64) -> StoreResult<Self> {
+        let checkpointer = Checkpointer::spawn(&state.path, wal_restart_frames)?;
+        let (written, restart_due) = (checkpointer.dirty.clone(), checkpointer.restart_due.clone());
         let (jobs, queue) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("muster-sqlite-writer".into())
@@ -79,6 +81,9 @@ impl Writer {
                 for job in queue {
                     job(&mut state);
                     written.store(true, Ordering::Release);
+                    if restart_due.swap(false, Ordering::AcqRel) {
+                        crate::checkpointer::restart(&state.conn);
+                    }
                 }
             })
             .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}")))?;

@@ -55,7 +55,7 @@ async fn hosts_of(store: &SqliteStore, host: &str) -> Vec<String> {
 #[tokio::test]
 async fn lookups_hold_across_flushes_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let options = SqliteOptions { deferred_flush_min: 5 };
+    let options = SqliteOptions { deferred_flush_min: 5, ..SqliteOptions::default() };
     let store = SqliteStore::open_with(&url(&dir), options.clone()).await.unwrap();
     // Enough batches that every range of the look-ups is flushed at least once.
     for round in 0..40 {
