@@ -149,13 +149,16 @@ fn assemble(
     // New alerts per incident: how many, the first few ids, and why they joined.
     let mut added: BTreeMap<IncidentId, (usize, Vec<String>, CorrelationReasons)> = BTreeMap::new();
     let mut out_alerts = Vec::with_capacity(alerts.len());
-    for (incoming, decision) in alerts.into_iter().zip(&step.decisions) {
-        let Incoming { mut alert, stored: previous, mut row, .. } = *incoming;
+    for (mut incoming, decision) in alerts.into_iter().zip(&step.decisions) {
+        // Only the row leaves the box: moving the alert out too copied a kilobyte per alert.
+        let previous = incoming.stored.take();
+        let mut row = incoming.row;
+        let alert = &mut incoming.alert;
         let target = state.engine.resolve(decision.incident);
         let as_sent = (alert.assigned_to.clone(), alert.status, alert.assessment, alert.resolved_date_time);
         if let Some(before) = &previous {
             // What people set on the alert stays; the sender's view of the rest is updated.
-            keep_managed(&mut alert, &before.alert);
+            keep_managed(alert, &before.alert);
             let old_home = state.engine.resolve(before.incident_id);
             if let Some(home) = state.incidents.get_mut(old_home) {
                 // Should the old version have held the span's edge, the span stays as wide as it
@@ -178,7 +181,7 @@ fn assemble(
         if alert.assigned_to.is_none() {
             alert.assigned_to = incident.assigned_to.clone();
         }
-        incident.meta.rollup.add_keyed(&alert, &row.keys);
+        incident.meta.rollup.add_keyed(alert, &row.keys);
         if decision.recurring && !incident.system_tags.iter().any(|t| t == RECURRING_TAG) {
             incident.system_tags.push(RECURRING_TAG.into());
         }
@@ -186,7 +189,7 @@ fn assemble(
         if (alert.assigned_to.clone(), alert.status, alert.assessment, alert.resolved_date_time) != as_sent {
             // Placing it changed the alert itself: its body is written again.
             let keys = std::mem::take(&mut row.keys);
-            row = AlertColumns::for_alert(&alert, target, pinned, keys, codec)?;
+            row = AlertColumns::for_alert(alert, target, pinned, keys, codec)?;
         }
         row.incident_id = target.get();
         row.pinned = pinned;
