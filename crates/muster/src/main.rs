@@ -15,22 +15,7 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's `mi_option_purge_delay`: its place in `mi_option_e`, the same in mimalloc 2 and 3
-/// (libmimalloc-sys names no constant for it).
-const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// How long freed memory stays with the process before it goes back to the system. A batch's
-/// alerts are freed about when the next batch's are allocated; at mimalloc's default (10 ms)
-/// that memory went back in between and was faulted in afresh, a sixth of ingest's CPU time
-/// spent in the kernel.
-const PURGE_DELAY_MS: std::ffi::c_long = 1_000;
-
 fn main() -> ExitCode {
-    // SAFETY: sets a plain integer option, which mimalloc reads when it next purges.
-    #[allow(unsafe_code)]
-    unsafe {
-        libmimalloc_sys::mi_option_set(PURGE_DELAY, PURGE_DELAY_MS)
-    };
     let cli = cli::Cli::parse();
     let outcome = tokio::runtime::Runtime::new()
         .map_err(anyhow::Error::from)
