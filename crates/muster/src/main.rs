@@ -1,6 +1,7 @@
 //! `muster`: the server and its operator commands. Everything happens in `commands`; this file
 //! only turns the outcome into an exit code and a one-line reason.
 
+mod allocator;
 mod cli;
 mod commands;
 mod config;
@@ -10,12 +11,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-// Alerts are built on one thread and written (and freed) on another; glibc's allocator handles
-// that pattern poorly, and ingest spends much of its time allocating.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
+    allocator::configure();
     let cli = cli::Cli::parse();
     let outcome = tokio::runtime::Runtime::new()
         .map_err(anyhow::Error::from)
