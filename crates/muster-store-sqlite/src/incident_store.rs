@@ -71,6 +71,9 @@ fn with_incident_comments(conn: &Connection, mut incidents: Vec<Incident>) -> St
 fn with_alert_comments(conn: &Connection, mut alerts: Vec<StoredAlert>) -> StoreResult<Vec<StoredAlert>> {
     let ids: Vec<&str> = alerts.iter().map(|a| a.alert.id.as_str()).collect();
     let mut comments = history::alert_comments(conn, &ids)?;
+    if comments.is_empty() {
+        return Ok(alerts);
+    }
     for a in &mut alerts {
         if let Some(extra) = comments.remove(&a.alert.id) {
             a.alert.comments = extra;

@@ -2,7 +2,7 @@
 //! deterministic: the same stream gives the same incidents whatever the batch sizes, and it keeps
 //! only the window's worth of recent keys, measured back from the latest activity it has seen.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use rustc_hash::FxHashMap;
 
@@ -146,8 +146,8 @@ pub struct Engine {
     /// The open incident of each recurring (detector, key) pair (by [`pair_hash`]), and when it
     /// last grew.
     recurring: FxHashMap<u64, (IncidentId, i64)>,
-    incidents: HashMap<IncidentId, IncidentFacts>,
-    redirects: HashMap<IncidentId, IncidentId>,
+    incidents: FxHashMap<IncidentId, IncidentFacts>,
+    redirects: FxHashMap<IncidentId, IncidentId>,
     /// The distinct devices, users and mailboxes each key was seen with (hashed), and when:
     /// a key seen alongside too many of them is prevalent (a proxy, a domain controller).
     companions: FxHashMap<LinkKey, FxHashMap<u64, i64>>,
@@ -172,8 +172,8 @@ impl Engine {
             keys: FxHashMap::default(),
             noise: NoiseTracker::default(),
             recurring: FxHashMap::default(),
-            incidents: HashMap::new(),
-            redirects: HashMap::new(),
+            incidents: FxHashMap::default(),
+            redirects: FxHashMap::default(),
             companions: FxHashMap::default(),
             since_prune: 0,
         }

@@ -2,7 +2,7 @@
 //! commits. A batch reads its incidents here instead of from storage, so correlating the next
 //! batch can overlap the commit of this one.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use muster_core::incident::Incident;
@@ -20,13 +20,13 @@ struct Entry {
 /// missing here is current in storage.
 #[derive(Debug)]
 pub(crate) struct IncidentCache {
-    entries: HashMap<IncidentId, Entry>,
+    entries: FxHashMap<IncidentId, Entry>,
     capacity: usize,
 }
 
 impl IncidentCache {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self { entries: HashMap::new(), capacity: capacity.max(1) }
+        Self { entries: FxHashMap::default(), capacity: capacity.max(1) }
     }
 
     pub(crate) fn get_mut(&mut self, id: IncidentId) -> Option<&mut Incident> {

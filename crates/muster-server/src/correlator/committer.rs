@@ -8,7 +8,7 @@
 //! after it that was correlated in the same epoch fails too (they build on what was not stored),
 //! and the correlator is told to rebuild its memory from storage before it correlates again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ use muster_core::incident::Incident;
 use muster_core::store::columns::{AlertColumns, IncidentColumns};
 use muster_core::store::{BodyCodec, EncodedBatch, LateIncidents, Store, StoreError, StoreResult};
 use muster_core::IncidentId;
+use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -231,8 +232,8 @@ impl Committer {
     /// the version the first one found.
     fn prepare(&self, epoch: u64, commits: Vec<(u64, Batch, Vec<Reply>)>) -> Transaction {
         let last = commits.last().map_or(0, |c| c.0);
-        let mut latest: HashMap<IncidentId, usize> = HashMap::new();
-        let mut base: HashMap<IncidentId, i64> = HashMap::new();
+        let mut latest: FxHashMap<IncidentId, usize> = FxHashMap::default();
+        let mut base: FxHashMap<IncidentId, i64> = FxHashMap::default();
         for (i, (_, batch, _)) in commits.iter().enumerate() {
             for incident in &batch.incidents {
                 latest.insert(incident.id, i);

@@ -17,7 +17,7 @@ mod committer;
 mod manage;
 pub use manage::{ChangeContext, IncidentEdit, ManageError, Moved, MAX_MERGED_INCIDENTS, MAX_MOVED_ALERTS};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -30,6 +30,7 @@ use muster_core::ingest::prepare;
 use muster_core::store::columns::{assignee_key, AlertColumns};
 use muster_core::store::{BodyCodec, Store, StoreError, StoredAlert};
 use muster_core::{Alert, IncidentId, Timestamp};
+use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use self::cache::IncidentCache;
@@ -173,7 +174,7 @@ struct State {
     incidents: IncidentCache,
     /// The batch that last wrote each recent alert, by id hash: the alerts a sender's look-up may
     /// not have seen. Kept while any sender may still need it.
-    recent: HashMap<i64, u64>,
+    recent: FxHashMap<i64, u64>,
     /// The number of the last batch handed to the committer.
     last_batch: u64,
     /// Bumped whenever memory is rebuilt after a failed write.
@@ -217,7 +218,7 @@ impl Correlator {
         let state = State {
             engine,
             incidents: IncidentCache::new(CACHED_INCIDENTS),
-            recent: HashMap::new(),
+            recent: FxHashMap::default(),
             last_batch: 0,
             epoch: 0,
         };
@@ -298,7 +299,7 @@ impl Correlator {
             prepare(alert, now, self.config.future_tolerance_secs);
         }
         let ids: Vec<String> = alerts.iter().map(|a| a.id.clone()).collect();
-        let stored: HashMap<String, StoredAlert> =
+        let stored: FxHashMap<String, StoredAlert> =
             self.store.alerts(&ids).await?.into_iter().map(|s| (s.alert.id.clone(), s)).collect();
         // Milliseconds of work for a batch: on a thread of its own, so the engine's and the
         // committer's tasks are not kept waiting behind it.
@@ -391,7 +392,7 @@ impl Correlator {
         let mut order: Vec<String> = Vec::with_capacity(groups.iter().map(|g| g.1.len()).sum());
         // The same alert twice in one group: its last version, in the place of its first, as if
         // the first had been sent alone and then updated.
-        let mut slot: HashMap<i64, usize> = HashMap::with_capacity(order.capacity());
+        let mut slot: FxHashMap<i64, usize> = FxHashMap::with_capacity_and_hasher(order.capacity(), Default::default());
         let mut unique: Vec<Box<Incoming>> = Vec::with_capacity(order.capacity());
         let mut stale: Vec<usize> = Vec::new();
         for (looked_up_at, incoming) in groups {
@@ -431,7 +432,7 @@ impl Correlator {
             state.recent.insert(row.id_hash, number);
         }
         state.incidents.trim(committed);
-        let placed: HashMap<&str, i64> = batch.alerts.iter().map(|row| (row.id.as_str(), row.incident_id)).collect();
+        let placed: FxHashMap<&str, i64> = batch.alerts.iter().map(|row| (row.id.as_str(), row.incident_id)).collect();
         let accepted = order
             .into_iter()
             .map(|alert_id| {
@@ -451,7 +452,7 @@ impl Correlator {
             self.drain().await;
         }
         let ids: Vec<String> = stale.iter().map(|&i| unique[i].alert.id.clone()).collect();
-        let mut found: HashMap<String, StoredAlert> =
+        let mut found: FxHashMap<String, StoredAlert> =
             self.store.alerts(&ids).await?.into_iter().map(|s| (s.alert.id.clone(), s)).collect();
         for &i in stale {
             let item = &mut unique[i];
@@ -465,7 +466,7 @@ impl Correlator {
 /// Each alert's facts and storage row.
 fn rows_of(
     alerts: Vec<Alert>,
-    mut stored: HashMap<String, StoredAlert>,
+    mut stored: FxHashMap<String, StoredAlert>,
     codec: Option<&dyn BodyCodec>,
 ) -> Result<Vec<Box<Incoming>>, StoreError> {
     alerts
