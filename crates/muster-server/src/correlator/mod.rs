@@ -17,7 +17,7 @@ mod committer;
 mod manage;
 pub use manage::{ChangeContext, IncidentEdit, ManageError, Moved, MAX_MERGED_INCIDENTS, MAX_MOVED_ALERTS};
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -30,7 +30,6 @@ use muster_core::ingest::prepare;
 use muster_core::store::columns::{assignee_key, AlertColumns};
 use muster_core::store::{BodyCodec, Store, StoreError, StoredAlert};
 use muster_core::{Alert, IncidentId, Timestamp};
-use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use self::cache::IncidentCache;
@@ -173,8 +172,9 @@ struct State {
     engine: Engine,
     incidents: IncidentCache,
     /// The batch that last wrote each recent alert, by id hash: the alerts a sender's look-up may
-    /// not have seen. Kept while any sender may still need it.
-    recent: FxHashMap<i64, u64>,
+    /// not have seen. Kept while any sender may still need it. (This and the other maps keyed by
+    /// what senders choose keep std's seeded hash, so no sender can flood them with collisions.)
+    recent: HashMap<i64, u64>,
     /// The number of the last batch handed to the committer.
     last_batch: u64,
     /// Bumped whenever memory is rebuilt after a failed write.
@@ -218,7 +218,7 @@ impl Correlator {
         let state = State {
             engine,
             incidents: IncidentCache::new(CACHED_INCIDENTS),
-            recent: FxHashMap::default(),
+            recent: HashMap::new(),
             last_batch: 0,
             epoch: 0,
         };
@@ -299,7 +299,7 @@ impl Correlator {
             prepare(alert, now, self.config.future_tolerance_secs);
         }
         let ids: Vec<String> = alerts.iter().map(|a| a.id.clone()).collect();
-        let stored: FxHashMap<String, StoredAlert> =
+        let stored: HashMap<String, StoredAlert> =
             self.store.alerts(&ids).await?.into_iter().map(|s| (s.alert.id.clone(), s)).collect();
         // Milliseconds of work for a batch: on a thread of its own, so the engine's and the
         // committer's tasks are not kept waiting behind it.
@@ -392,7 +392,7 @@ impl Correlator {
         let mut order: Vec<String> = Vec::with_capacity(groups.iter().map(|g| g.1.len()).sum());
         // The same alert twice in one group: its last version, in the place of its first, as if
         // the first had been sent alone and then updated.
-        let mut slot: FxHashMap<i64, usize> = FxHashMap::with_capacity_and_hasher(order.capacity(), Default::default());
+        let mut slot: HashMap<i64, usize> = HashMap::with_capacity(order.capacity());
         let mut unique: Vec<Box<Incoming>> = Vec::with_capacity(order.capacity());
         let mut stale: Vec<usize> = Vec::new();
         for (looked_up_at, incoming) in groups {
@@ -432,7 +432,7 @@ impl Correlator {
             state.recent.insert(row.id_hash, number);
         }
         state.incidents.trim(committed);
-        let placed: FxHashMap<&str, i64> = batch.alerts.iter().map(|row| (row.id.as_str(), row.incident_id)).collect();
+        let placed: HashMap<&str, i64> = batch.alerts.iter().map(|row| (row.id.as_str(), row.incident_id)).collect();
         let accepted = order
             .into_iter()
             .map(|alert_id| {
@@ -452,7 +452,7 @@ impl Correlator {
             self.drain().await;
         }
         let ids: Vec<String> = stale.iter().map(|&i| unique[i].alert.id.clone()).collect();
-        let mut found: FxHashMap<String, StoredAlert> =
+        let mut found: HashMap<String, StoredAlert> =
             self.store.alerts(&ids).await?.into_iter().map(|s| (s.alert.id.clone(), s)).collect();
         for &i in stale {
             let item = &mut unique[i];
@@ -466,7 +466,7 @@ impl Correlator {
 /// Each alert's facts and storage row.
 fn rows_of(
     alerts: Vec<Alert>,
-    mut stored: FxHashMap<String, StoredAlert>,
+    mut stored: HashMap<String, StoredAlert>,
     codec: Option<&dyn BodyCodec>,
 ) -> Result<Vec<Box<Incoming>>, StoreError> {
     alerts
