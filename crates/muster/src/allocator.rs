@@ -31,3 +31,26 @@ pub fn configure() {
         libmimalloc_sys::mi_option_set(PURGE_DELAY, NEVER)
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[allow(unsafe_code)]
+    fn purge_delay() -> std::ffi::c_long {
+        // SAFETY: reads a plain integer option.
+        unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) }
+    }
+
+    #[test]
+    fn configure_turns_purging_off_through_the_purge_delay_option() {
+        if std::env::var_os(PURGE_DELAY_VARIABLE).is_some() {
+            eprintln!("skipped: {PURGE_DELAY_VARIABLE} is set, so the option is the operator's");
+            return;
+        }
+        // mimalloc's own default (10 ms in mimalloc 2, 1 s in 3): the index is the purge delay's.
+        assert!(matches!(purge_delay(), 10 | 1_000), "option {PURGE_DELAY} is not the purge delay");
+        configure();
+        assert_eq!(purge_delay(), NEVER);
+    }
+}
