@@ -14,9 +14,9 @@
 
 use std::sync::RwLock;
 
+use foldhash::HashMap as FoldHashMap;
 use muster_core::store::StoreResult;
 use rusqlite::{params, Connection};
-use rustc_hash::FxHashMap;
 
 use crate::backend;
 use crate::id_filter::IdFilter;
@@ -38,8 +38,8 @@ fn upto_name(range: usize) -> String {
 #[derive(Debug, Default)]
 struct Pending {
     upto: [i64; RANGES],
-    ids: [FxHashMap<i64, Rids>; RANGES],
-    keys: [FxHashMap<i64, Rids>; RANGES],
+    ids: [FoldHashMap<i64, Rids>; RANGES],
+    keys: [FoldHashMap<i64, Rids>; RANGES],
     /// Entries (id and key hashes) waiting in each range.
     entries: [usize; RANGES],
     /// Alerts whose id is waiting.

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use rustc_hash::FxHashMap;
+use foldhash::HashMap as FoldHashMap;
 
 use super::config::CorrelationConfig;
 use super::noise::{NoiseTracker, PairVerdict};
@@ -141,16 +141,16 @@ pub struct Engine {
     next_id: i64,
     /// The latest activity time seen, in seconds: "now" for the engine's memory.
     high_water: i64,
-    keys: FxHashMap<LinkKey, Vec<Sighting>>,
+    keys: FoldHashMap<LinkKey, Vec<Sighting>>,
     noise: NoiseTracker,
     /// The open incident of each recurring (detector, key) pair (by [`pair_hash`]), and when it
     /// last grew.
-    recurring: FxHashMap<u64, (IncidentId, i64)>,
-    incidents: FxHashMap<IncidentId, IncidentFacts>,
-    redirects: FxHashMap<IncidentId, IncidentId>,
+    recurring: FoldHashMap<u64, (IncidentId, i64)>,
+    incidents: FoldHashMap<IncidentId, IncidentFacts>,
+    redirects: FoldHashMap<IncidentId, IncidentId>,
     /// The distinct devices, users and mailboxes each key was seen with (hashed), and when:
     /// a key seen alongside too many of them is prevalent (a proxy, a domain controller).
-    companions: FxHashMap<LinkKey, FxHashMap<u64, i64>>,
+    companions: FoldHashMap<LinkKey, FoldHashMap<u64, i64>>,
     since_prune: usize,
 }
 
@@ -169,12 +169,12 @@ impl Engine {
             excluded,
             next_id: max_incident_id + 1,
             high_water: i64::MIN,
-            keys: FxHashMap::default(),
+            keys: FoldHashMap::default(),
             noise: NoiseTracker::default(),
-            recurring: FxHashMap::default(),
-            incidents: FxHashMap::default(),
-            redirects: FxHashMap::default(),
-            companions: FxHashMap::default(),
+            recurring: FoldHashMap::default(),
+            incidents: FoldHashMap::default(),
+            redirects: FoldHashMap::default(),
+            companions: FoldHashMap::default(),
             since_prune: 0,
         }
     }
@@ -434,7 +434,7 @@ impl Engine {
                     continue;
                 }
                 if !self.companions.contains_key(*key) {
-                    self.companions.insert((*key).clone(), FxHashMap::default());
+                    self.companions.insert((*key).clone(), FoldHashMap::default());
                 }
                 let Some(seen) = self.companions.get_mut(*key) else { continue };
                 // Past the limit the key is prevalent; more names change nothing.

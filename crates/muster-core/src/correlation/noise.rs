@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::FxHashMap;
+use foldhash::HashMap as FoldHashMap;
 
 use super::config::CorrelationConfig;
 
@@ -32,7 +32,7 @@ struct PairHistory {
 #[derive(Debug, Default, Clone)]
 pub struct NoiseTracker {
     /// By a hash of the pair (the caller's).
-    pairs: FxHashMap<u64, PairHistory>,
+    pairs: FoldHashMap<u64, PairHistory>,
 }
 
 impl NoiseTracker {

@@ -2,7 +2,7 @@
 //! commits. A batch reads its incidents here instead of from storage, so correlating the next
 //! batch can overlap the commit of this one.
 
-use rustc_hash::FxHashMap;
+use foldhash::HashMap as FoldHashMap;
 use std::sync::Arc;
 
 use muster_core::incident::Incident;
@@ -20,13 +20,13 @@ struct Entry {
 /// missing here is current in storage.
 #[derive(Debug)]
 pub(crate) struct IncidentCache {
-    entries: FxHashMap<IncidentId, Entry>,
+    entries: FoldHashMap<IncidentId, Entry>,
     capacity: usize,
 }
 
 impl IncidentCache {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self { entries: FxHashMap::default(), capacity: capacity.max(1) }
+        Self { entries: FoldHashMap::default(), capacity: capacity.max(1) }
     }
 
     pub(crate) fn get_mut(&mut self, id: IncidentId) -> Option<&mut Incident> {

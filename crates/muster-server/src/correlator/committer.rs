@@ -12,12 +12,12 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use foldhash::HashMap as FoldHashMap;
 use muster_core::history::{HistoryKind, NewHistoryEntry};
 use muster_core::incident::Incident;
 use muster_core::store::columns::{AlertColumns, IncidentColumns};
 use muster_core::store::{BodyCodec, EncodedBatch, LateIncidents, Store, StoreError, StoreResult};
 use muster_core::IncidentId;
-use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -232,8 +232,8 @@ impl Committer {
     /// the version the first one found.
     fn prepare(&self, epoch: u64, commits: Vec<(u64, Batch, Vec<Reply>)>) -> Transaction {
         let last = commits.last().map_or(0, |c| c.0);
-        let mut latest: FxHashMap<IncidentId, usize> = FxHashMap::default();
-        let mut base: FxHashMap<IncidentId, i64> = FxHashMap::default();
+        let mut latest: FoldHashMap<IncidentId, usize> = FoldHashMap::default();
+        let mut base: FoldHashMap<IncidentId, i64> = FoldHashMap::default();
         for (i, (_, batch, _)) in commits.iter().enumerate() {
             for incident in &batch.incidents {
                 latest.insert(incident.id, i);
