@@ -2,9 +2,9 @@
 //! commits. A batch reads its incidents here instead of from storage, so correlating the next
 //! batch can overlap the commit of this one.
 
-use foldhash::HashMap as FoldHashMap;
 use std::sync::Arc;
 
+use foldhash::HashMap as FoldHashMap;
 use muster_core::incident::Incident;
 use muster_core::IncidentId;
 
