@@ -4,9 +4,9 @@
 //! that pattern poorly, and ingest spends much of its time allocating. By default mimalloc hands
 //! freed pages back to the system soon after (`madvise`), and under a steady stream of batches
 //! each batch then faulted its memory in afresh: about half the benchmark's kernel time, and 7%
-//! of ingest's throughput in paired runs. Kept, the memory is reused by the next batch; the process stays at
-//! its high-water mark instead of shrinking between bursts. `MIMALLOC_PURGE_DELAY` (milliseconds,
-//! -1 for never) still chooses otherwise.
+//! of ingest's throughput in paired runs. Kept, the memory is reused by the next batch; the
+//! process stays at its high-water mark instead of shrinking between bursts.
+//! `MIMALLOC_PURGE_DELAY` (milliseconds, -1 for never) still chooses otherwise.
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
